@@ -1,0 +1,10 @@
+/** The contract between server, agent, kiosk UI and provisioning tools. Imports nothing of the project. */
+export * from './canonical-json.js';
+export * from './domain.js';
+export * from './http.js';
+export * from './limits.js';
+export * from './manifest.js';
+export * from './messages.js';
+export * from './signature.js';
+export * from './topics.js';
+export * from './version.js';
