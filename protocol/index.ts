@@ -3,6 +3,7 @@ export * from './canonical-json.js';
 export * from './domain.js';
 export * from './http.js';
 export * from './limits.js';
+export * from './local.js';
 export * from './manifest.js';
 export * from './messages.js';
 export * from './signature.js';

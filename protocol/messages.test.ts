@@ -189,3 +189,22 @@ describe('agent config file', () => {
     expect(config.kioskPort).toBe(8090);
   });
 });
+
+describe('local kiosk API', () => {
+  it('accepts a waiting-for-pairing state and rejects a view without an item', async () => {
+    const { LocalManifest, LocalViews } = await import('./local.js');
+    const waiting = {
+      deviceId: null,
+      siteId: null,
+      online: false,
+      pairing: { code: 'K7Q2M9', expiresAt: '2026-11-23T07:00:00Z' },
+      seq: 0,
+      appliedAt: null,
+      items: [],
+    };
+    expect(LocalManifest.safeParse(waiting).success).toBe(true);
+    expect(LocalViews.safeParse({ views: [{ itemId: 'i1', lang: 'km', seconds: 12 }] }).success).toBe(true);
+    expect(LocalViews.safeParse({ views: [{ lang: 'km', seconds: 12 }] }).success).toBe(false);
+    expect(LocalViews.safeParse({ views: [{ itemId: 'i1', lang: 'km', seconds: -1 }] }).success).toBe(false);
+  });
+});
