@@ -1,0 +1,71 @@
+/**
+ * Opens the server's SQLite file and brings its schema up to date. Migrations are files
+ * `migrations/NNN-name.sql`, applied in number order, each recorded in `schema_migrations`.
+ * Number ranges keep parallel modules apart: 001–099 core, 100–199 provisioning, 200–299 content,
+ * 300–399 coverage and dashboard.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
+
+/** A better-sqlite3 connection, as every repository takes it. */
+export type Database = BetterSqlite3.Database;
+
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATION_FILE = /^(\d{3})-[a-z0-9-]+\.sql$/;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((name) => MIGRATION_FILE.test(name))
+    .map((name) => ({ version: Number(name.slice(0, 3)), name, sql: readFileSync(join(dir, name), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+  for (let i = 1; i < migrations.length; i++) {
+    const prev = migrations[i - 1] as Migration;
+    const cur = migrations[i] as Migration;
+    if (prev.version === cur.version) throw new Error(`two migrations numbered ${cur.version}: ${prev.name}, ${cur.name}`);
+  }
+  return migrations;
+}
+
+/** Applies every migration not yet recorded; one transaction per migration. Returns the names applied. */
+export function migrate(db: Database, migrations: Migration[] = readMigrations()): string[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: string[] = [];
+  for (const migration of migrations) {
+    // IMMEDIATE: two processes opening the same file cannot both apply one migration.
+    db.transaction(() => {
+      if (applied.get(migration.version)) return;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+      done.push(migration.name);
+    }).immediate();
+  }
+  return done;
+}
+
+/** Opens (creating if needed) the database at `file` (`:memory:` works), configured and migrated. */
+export function openDatabase(file: string, options: { migrationsDir?: string } = {}): Database {
+  const db = new BetterSqlite3(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL is durable against a process crash (only an OS crash can lose the last commits).
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, readMigrations(options.migrationsDir));
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
