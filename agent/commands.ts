@@ -1,0 +1,114 @@
+/**
+ * Commands of DESIGN §8. Each id is recorded in the agent DB before it runs, so a command delivered twice (QoS 1
+ * redelivery, a server retry, a restart in between) runs at most once. Results are kept until published.
+ */
+import { CommandMessage, type CommandResultMessage, type DeviceSettings } from '../protocol/index.js';
+import type { AgentDb } from './agent-db.js';
+
+export interface CommandHandlers {
+  sync_now: () => Promise<string>;
+  reboot: () => Promise<string>;
+  restart_agent: () => Promise<string>;
+  set_config: (params: DeviceSettings) => Promise<string>;
+  screenshot: () => Promise<string>;
+}
+
+/** Commands that end this process: their success is recorded before they run, or they would run again after it. */
+const ENDS_PROCESS = new Set(['reboot', 'restart_agent']);
+
+export class CommandRunner {
+  constructor(
+    private readonly db: AgentDb,
+    private readonly handlers: CommandHandlers,
+    private readonly publish: (id: string, result: CommandResultMessage) => Promise<void>,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Handles one `commands` payload. Never throws: a bad command becomes a `failed` result when it has an id. */
+  async handle(payload: Buffer): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return;
+    }
+    const parsed = CommandMessage.safeParse(json);
+    if (!parsed.success) {
+      const id = (json as { id?: unknown })?.id;
+      if (typeof id === 'string' && this.remember(id, 'invalid')) {
+        await this.finish(id, 'failed', `invalid command: ${parsed.error.message.slice(0, 500)}`);
+      }
+      return;
+    }
+    const cmd = parsed.data;
+    if (!this.remember(cmd.id, cmd.type)) return;
+    if (cmd.expiresAt < this.clock()) {
+      await this.finish(cmd.id, 'failed', 'expired before it reached the device');
+      return;
+    }
+    await this.finish(cmd.id, 'acked');
+    try {
+      if (ENDS_PROCESS.has(cmd.type)) {
+        await this.finish(cmd.id, 'succeeded', `${cmd.type} started`);
+      }
+      let detail: string;
+      switch (cmd.type) {
+        case 'sync_now':
+          detail = await this.handlers.sync_now();
+          break;
+        case 'reboot':
+          detail = await this.handlers.reboot();
+          break;
+        case 'restart_agent':
+          detail = await this.handlers.restart_agent();
+          break;
+        case 'set_config':
+          detail = await this.handlers.set_config(cmd.params);
+          break;
+        case 'screenshot':
+          detail = await this.handlers.screenshot();
+          break;
+        default: {
+          const never: never = cmd;
+          throw new Error(`unknown command ${JSON.stringify(never)}`);
+        }
+      }
+      if (!ENDS_PROCESS.has(cmd.type)) await this.finish(cmd.id, 'succeeded', detail);
+    } catch (err) {
+      await this.finish(cmd.id, 'failed', (err as Error).message.slice(0, 4000));
+    }
+  }
+
+  /** Publishes results the link could not carry when they happened. */
+  async flushUnreported(): Promise<void> {
+    const rows = this.db.prepare('SELECT id, state, detail FROM commands WHERE reported = 0 AND state != ?').all('new') as Array<{
+      id: string;
+      state: CommandResultMessage['state'];
+      detail: string | null;
+    }>;
+    for (const row of rows) await this.report(row.id, row.state, row.detail ?? undefined);
+  }
+
+  /** True the first time an id is seen. */
+  private remember(id: string, type: string): boolean {
+    return (
+      this.db
+        .prepare("INSERT OR IGNORE INTO commands (id, type, state, at, reported) VALUES (?, ?, 'new', ?, 1)")
+        .run(id, type, this.clock()).changes === 1
+    );
+  }
+
+  private async finish(id: string, state: CommandResultMessage['state'], detail?: string): Promise<void> {
+    this.db.prepare('UPDATE commands SET state = ?, detail = ?, reported = 0 WHERE id = ?').run(state, detail ?? null, id);
+    await this.report(id, state, detail);
+  }
+
+  private async report(id: string, state: CommandResultMessage['state'], detail?: string): Promise<void> {
+    try {
+      await this.publish(id, detail === undefined ? { id, state } : { id, state, detail });
+      this.db.prepare('UPDATE commands SET reported = 1 WHERE id = ? AND state = ?').run(id, state);
+    } catch {
+      // link down: flushUnreported sends the latest state on reconnect
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The agent's configuration: parsed once from the config file (written by enrollment or pairing) and the
+ * environment, then passed down. Nothing below this file reads `process.env`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { AgentConfigFile, DeviceSettings, type EnrollResponse } from '../protocol/index.js';
+
+/** A config file with no enrollment yet: only where to ask for a pairing code. */
+const UnenrolledConfigFile = z.object({
+  serverUrl: z.string().url(),
+  dataDir: z.string().min(1).default('./agent-data'),
+  kioskPort: z.number().int().min(0).max(65_535).default(8090),
+});
+
+export interface AgentSettings {
+  healthIntervalS: number;
+  syncCron: string;
+  downloadWindow: string | null;
+  bandwidthLimit: number | null;
+}
+
+export interface AgentConfig {
+  /** Null while the kiosk waits to be paired. */
+  enrollment: EnrollResponse | null;
+  /** Base URL of the server for pairing (apiUrl once enrolled). */
+  serverUrl: string | null;
+  /** Where pairing writes the enrollment; null = keep it in memory only (tests). */
+  configPath: string | null;
+  dataDir: string;
+  kioskPort: number;
+  uiDir: string;
+  settings: AgentSettings;
+  /** Overrides `healthIntervalS` with milliseconds; for tests and the fleet simulator only. */
+  healthIntervalMs: number | null;
+  queueLimit: number;
+  reconnectCapMs: number;
+  pairingPollMs: number;
+  /** Shell commands for the device-level commands; null = not supported on this device. */
+  hooks: { reboot: string | null; restartAgent: string | null; screenshot: string | null };
+  logLevel: string;
+}
+
+/** Default sync time: nightly between 01:00 and 04:59 at a minute derived from the device id, so a fleet does not pull at once. */
+export function defaultSyncCron(deviceId: string): string {
+  const h = createHash('sha256').update(deviceId).digest();
+  const minute = (h[0] ?? 0) % 60;
+  const hour = 1 + ((h[1] ?? 0) % 4);
+  return `${minute} ${hour} * * *`;
+}
+
+export function defaultUiDir(): string {
+  // A path, not an import: the kiosk page is another part of the system (architecture test).
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', 'kiosk-ui', 'dist');
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function str(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+/** Builds the config from a parsed file object and the environment (env wins over the file). */
+export function parseAgentConfig(file: unknown, env: Env, configPath: string | null): AgentConfig {
+  const raw = (file ?? {}) as Record<string, unknown>;
+  const enrolled = 'deviceId' in raw;
+  let enrollment: EnrollResponse | null = null;
+  let base: { dataDir: string; kioskPort: number } & Partial<AgentSettings>;
+  let serverUrl: string | null = typeof raw.serverUrl === 'string' ? raw.serverUrl : null;
+  if (enrolled) {
+    const parsed = AgentConfigFile.parse(raw);
+    const { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey } = parsed;
+    enrollment = { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey };
+    base = parsed;
+    serverUrl ??= apiUrl;
+  } else {
+    base = UnenrolledConfigFile.parse({ ...raw, serverUrl: str(env, 'AGENT_SERVER_URL') ?? raw.serverUrl });
+    serverUrl = str(env, 'AGENT_SERVER_URL') ?? serverUrl;
+  }
+  if (enrollment) {
+    enrollment.mqttUrl = str(env, 'AGENT_MQTT_URL') ?? enrollment.mqttUrl;
+    enrollment.apiUrl = str(env, 'AGENT_API_URL') ?? enrollment.apiUrl;
+  }
+  const settings = DeviceSettings.parse({
+    healthIntervalS: num(env, 'AGENT_HEALTH_INTERVAL_S') ?? base.healthIntervalS,
+    syncCron: str(env, 'AGENT_SYNC_CRON') ?? base.syncCron,
+    downloadWindow: str(env, 'AGENT_DOWNLOAD_WINDOW') ?? base.downloadWindow,
+    bandwidthLimit: num(env, 'AGENT_BANDWIDTH_LIMIT') ?? base.bandwidthLimit,
+  });
+  const cfgDir = configPath ? dirname(resolve(configPath)) : process.cwd();
+  const dataDir = str(env, 'AGENT_DATA_DIR') ?? base.dataDir;
+  return {
+    enrollment,
+    serverUrl,
+    configPath,
+    // A relative dataDir in the file is relative to the file, so the unit's working directory does not matter.
+    dataDir: str(env, 'AGENT_DATA_DIR') ? resolve(dataDir) : resolve(cfgDir, dataDir),
+    kioskPort: num(env, 'AGENT_KIOSK_PORT') ?? base.kioskPort,
+    uiDir: resolve(str(env, 'AGENT_UI_DIR') ?? defaultUiDir()),
+    settings: {
+      healthIntervalS: settings.healthIntervalS ?? 60,
+      syncCron: settings.syncCron ?? defaultSyncCron(enrollment?.deviceId ?? 'unenrolled'),
+      downloadWindow: settings.downloadWindow ?? null,
+      bandwidthLimit: settings.bandwidthLimit ?? null,
+    },
+    healthIntervalMs: num(env, 'AGENT_HEALTH_INTERVAL_MS') ?? null,
+    queueLimit: num(env, 'AGENT_QUEUE_LIMIT') ?? 10_000,
+    reconnectCapMs: (num(env, 'AGENT_RECONNECT_CAP_S') ?? 300) * 1000,
+    pairingPollMs: num(env, 'AGENT_PAIRING_POLL_MS') ?? 5000,
+    hooks: {
+      reboot: str(env, 'AGENT_REBOOT_CMD') ?? 'systemctl reboot',
+      restartAgent: str(env, 'AGENT_RESTART_CMD') ?? null,
+      screenshot: str(env, 'AGENT_SCREENSHOT_CMD') ?? null,
+    },
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+  };
+}
+
+/** Reads the config file named by `--config` (or AGENT_CONFIG) and applies the environment. */
+export function loadAgentConfig(argv: string[], env: Env): AgentConfig {
+  const i = argv.indexOf('--config');
+  const path = i >= 0 ? argv[i + 1] : str(env, 'AGENT_CONFIG');
+  if (!path) throw new Error('usage: kiosk-agent --config FILE (or AGENT_CONFIG=FILE)');
+  const file: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  return parseAgentConfig(file, env, path);
+}

@@ -1,0 +1,130 @@
+/**
+ * The agent's MQTT connection: persistent session (clientId = deviceId, clean: false), retained `status` with a last
+ * will, and reconnects driven here with full-jitter backoff. mqtt.js's own `reconnectPeriod` is a fixed delay, so it is
+ * set to 0 and `client.reconnect()` is called on our schedule instead.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { type DevicePublishKind, type StatusMessage, topics } from '../protocol/index.js';
+import { fullJitterDelay } from './backoff.js';
+
+export interface MqttLinkOptions {
+  url: string;
+  deviceId: string;
+  secret: string;
+  agentVersion: string;
+  bootId: string;
+  reconnectBaseMs: number;
+  reconnectCapMs: number;
+  clock: () => number;
+  log: Logger;
+  onUp: () => void;
+  onDown: () => void;
+  onMessage: (kind: 'commands' | 'manifest', payload: Buffer) => void;
+}
+
+export class MqttLink {
+  private client: MqttClient | null = null;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private up = false;
+
+  constructor(private readonly o: MqttLinkOptions) {}
+
+  get online(): boolean {
+    return this.up;
+  }
+
+  start(): void {
+    const { deviceId } = this.o;
+    const status = (online: boolean): string =>
+      JSON.stringify({
+        online,
+        ts: this.o.clock(),
+        agentVersion: this.o.agentVersion,
+        bootId: this.o.bootId,
+      } satisfies StatusMessage);
+    const client = mqtt.connect(this.o.url, {
+      clientId: deviceId,
+      username: deviceId,
+      password: this.o.secret,
+      clean: false,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      keepalive: 30,
+      will: { topic: topics.status(deviceId), payload: Buffer.from(status(false)), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.attempt = 0;
+      this.up = true;
+      this.o.log.info('mqtt connected');
+      client.publish(topics.status(deviceId), status(true), { qos: 1, retain: true });
+      client.subscribe([topics.commands(deviceId), topics.manifest(deviceId)], { qos: 1 }, (err) => {
+        if (err) this.o.log.warn({ err: err.message }, 'subscribe failed');
+      });
+      this.o.onUp();
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === topics.commands(deviceId)) this.o.onMessage('commands', payload);
+      else if (topic === topics.manifest(deviceId)) this.o.onMessage('manifest', payload);
+    });
+    client.on('error', (err) => this.o.log.warn({ err: err.message }, 'mqtt error'));
+    client.on('close', () => {
+      if (this.up) {
+        this.up = false;
+        this.o.log.warn('mqtt link down');
+        this.o.onDown();
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.timer) return;
+    const delay = fullJitterDelay(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs);
+    this.o.log.debug({ delay, attempt: this.attempt }, 'mqtt reconnect scheduled');
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.closing && this.client && !this.client.connected) this.client.reconnect();
+    }, delay);
+  }
+
+  /** QoS 1 publish; resolves on PUBACK. Rejects when the link is down, so the caller keeps the data on disk. */
+  publish(kind: DevicePublishKind, payload: unknown): Promise<void> {
+    return this.publishTopic(topics[kind](this.o.deviceId), payload);
+  }
+
+  publishCommandResult(commandId: string, payload: unknown): Promise<void> {
+    return this.publishTopic(topics.commandResult(this.o.deviceId, commandId), payload);
+  }
+
+  private publishTopic(topic: string, payload: unknown): Promise<void> {
+    const client = this.client;
+    if (!client || !this.up) return Promise.reject(new Error('mqtt link is down'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, JSON.stringify(payload), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    const client = this.client;
+    if (!client) return;
+    if (this.up) {
+      // A clean shutdown says so itself; the will is for power cuts and crashes.
+      await new Promise<void>((resolve) => {
+        client.publish(
+          topics.status(this.o.deviceId),
+          JSON.stringify({ online: false, ts: this.o.clock(), agentVersion: this.o.agentVersion, bootId: this.o.bootId }),
+          { qos: 1, retain: true },
+          () => resolve(),
+        );
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    await client.endAsync(true);
+  }
+}

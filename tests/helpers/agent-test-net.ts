@@ -1,0 +1,114 @@
+/**
+ * Test-side network for agent tests: a real aedes broker (device auth = id:secret), an observer client that records
+ * what devices publish, and a TCP proxy that can cut the agent's link to the broker.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export interface TestBroker {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(devices: Record<string, string>): Promise<TestBroker> {
+  const broker = await Aedes.createBroker({
+    authenticate: (_client, username, password, done) => {
+      if (username === 'observer') return done(null, true);
+      done(null, username !== undefined && devices[username] !== undefined && password?.toString() === devices[username]);
+    },
+  });
+  const server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface Received {
+  topic: string;
+  json: unknown;
+}
+
+/** Subscribes to every device topic and keeps what arrives. */
+export async function startObserver(url: string): Promise<{ messages: Received[]; client: MqttClient; close(): Promise<void> }> {
+  const client = await mqtt.connectAsync(url, {
+    username: 'observer',
+    password: 'x',
+    clientId: `observer-${process.pid}-${Math.random()}`,
+  });
+  const messages: Received[] = [];
+  client.on('message', (topic, payload) => {
+    let json: unknown = null;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      json = payload.toString('utf8');
+    }
+    messages.push({ topic, json });
+  });
+  await client.subscribeAsync('fleet/v1/devices/#', { qos: 1 });
+  return { messages, client, close: () => client.endAsync(true) };
+}
+
+/** A TCP proxy whose link can be cut (existing sockets destroyed, new ones refused) and restored. */
+export async function startCuttableProxy(
+  targetPort: number,
+): Promise<{ url: string; port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+  let down = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((inbound: Socket) => {
+    if (down) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = connect(targetPort, '127.0.0.1');
+    sockets.add(inbound);
+    sockets.add(outbound);
+    inbound.pipe(outbound).pipe(inbound);
+    const drop = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+      sockets.delete(inbound);
+      sockets.delete(outbound);
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    cut: () => {
+      down = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore: () => {
+      down = false;
+    },
+    close: async () => {
+      down = true;
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Polls `check` every 20 ms until it returns true; fails after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
