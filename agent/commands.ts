@@ -41,7 +41,11 @@ export class CommandRunner {
       return;
     }
     const cmd = parsed.data;
-    if (!this.remember(cmd.id, cmd.type)) return;
+    if (!this.remember(cmd.id, cmd.type)) {
+      // Seen before: do not run it again, but repeat its outcome in case the first report was lost.
+      await this.repeatResult(cmd.id);
+      return;
+    }
     if (cmd.expiresAt < this.clock()) {
       await this.finish(cmd.id, 'failed', 'expired before it reached the device');
       return;
@@ -87,6 +91,13 @@ export class CommandRunner {
       detail: string | null;
     }>;
     for (const row of rows) await this.report(row.id, row.state, row.detail ?? undefined);
+  }
+
+  private async repeatResult(id: string): Promise<void> {
+    const row = this.db.prepare('SELECT state, detail FROM commands WHERE id = ?').get(id) as
+      | { state: string; detail: string | null }
+      | undefined;
+    if (row && (row.state === 'succeeded' || row.state === 'failed')) await this.report(id, row.state, row.detail ?? undefined);
   }
 
   /** True the first time an id is seen. */

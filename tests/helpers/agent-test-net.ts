@@ -12,8 +12,17 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startBroker(devices: Record<string, string>): Promise<TestBroker> {
+/** `delayPublishMs` lets a test hold a device's publish (and so its PUBACK) for a while. */
+export async function startBroker(
+  devices: Record<string, string>,
+  delayPublishMs?: (topic: string, payload: Buffer) => number,
+): Promise<TestBroker> {
   const broker = await Aedes.createBroker({
+    authorizePublish: (_client, packet, done) => {
+      const ms = delayPublishMs?.(packet.topic, packet.payload as Buffer) ?? 0;
+      if (ms > 0) setTimeout(() => done(null), ms);
+      else done(null);
+    },
     authenticate: (_client, username, password, done) => {
       if (username === 'observer') return done(null, true);
       done(null, username !== undefined && devices[username] !== undefined && password?.toString() === devices[username]);
