@@ -1,0 +1,126 @@
+/**
+ * The department dashboard (issue 7/8): the page at `/` with its files, and the few reads the other
+ * modules' APIs do not give — the paginated district → commune → site table, the map's points, alerts.
+ * Everything else the page shows comes from their endpoints (coverage, devices, content, tokens, users).
+ */
+import { type Env, Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { Role } from '../../protocol/index.js';
+import type { Database } from '../db/open-database.js';
+import { BadRequestError } from '../errors.js';
+import { ALERT_TYPES, currentAlerts } from './alerts.js';
+import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
+import { createStaticFiles } from './static-files.js';
+
+/** The part of the server's RouteDeps this module uses (so `createDashboardRoutes(deps)` takes them as they are). */
+export interface DashboardDeps {
+  db: Database;
+  /** `OFFLINE_AFTER` (DESIGN §9), parsed to ms. */
+  config: { OFFLINE_AFTER: number };
+  /** The server's role check: 401 without a session, 403 with the wrong role. */
+  auth: { requireRole: (...roles: Role[]) => MiddlewareHandler<never> };
+  now?: () => number;
+  /** Where the page's files are; the folder next to this module by default. */
+  dashboardPublicDir?: string;
+}
+
+/** Who may read the fleet's state: the department and admins, and technicians who fix what is wrong. */
+export const DASHBOARD_READ_ROLES: Role[] = ['admin', 'department', 'technician'];
+
+const Paging = { limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) };
+const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+const SiteQuery = z.object({
+  q: z.preprocess(emptyToUndefined, z.string().max(100).optional()),
+  district: z.preprocess(emptyToUndefined, z.string().max(64).optional()),
+  commune: z.preprocess(emptyToUndefined, z.string().max(64).optional()),
+  kind: z.preprocess(emptyToUndefined, z.enum(['commune', 'station', 'gate', 'office']).optional()),
+  state: z.preprocess(emptyToUndefined, z.enum([...SITE_STATES, 'problem']).optional()),
+  sort: z.enum(SITE_SORTS).default('district'),
+  dir: z.enum(['asc', 'desc']).default('asc'),
+  ...Paging,
+});
+
+const AlertQuery = z.object({
+  type: z.preprocess(emptyToUndefined, z.enum(ALERT_TYPES).optional()),
+  ...Paging,
+});
+
+function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.infer<T> {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    throw new BadRequestError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 'invalid_query');
+  }
+  return parsed.data;
+}
+
+export function createDashboardRoutes<E extends Env>(deps: DashboardDeps): Hono<E> {
+  const repo = createDashboardRepo(deps.db);
+  const files = createStaticFiles(deps.dashboardPublicDir);
+  const now = deps.now ?? Date.now;
+  const offlineAfterMs = deps.config.OFFLINE_AFTER;
+  // The server's middleware is typed for its own context; this module reads nothing from the context.
+  const canRead = deps.auth.requireRole(...DASHBOARD_READ_ROLES) as unknown as MiddlewareHandler<E>;
+  const app = new Hono<E>();
+
+  // The page itself is public: it asks /api/v1/auth/me and shows the login form when there is no session.
+  app.get('/', async (c) => {
+    const page = await files.index();
+    if (!page) return c.text('dashboard files missing', 500);
+    return c.body(new Uint8Array(page.body), 200, { 'content-type': page.type, 'cache-control': 'no-cache' });
+  });
+  app.get('/dashboard/fonts/:name', async (c) => {
+    const font = await files.font(c.req.param('name'));
+    if (!font) return c.json({ error: { code: 'not_found', message: 'no such font' } }, 404);
+    return c.body(new Uint8Array(font.body), 200, { 'content-type': font.type, 'cache-control': 'public, max-age=86400' });
+  });
+  app.get('/dashboard/:name', async (c) => {
+    const file = await files.asset(c.req.param('name'));
+    if (!file) return c.json({ error: { code: 'not_found', message: 'no such dashboard file' } }, 404);
+    return c.body(new Uint8Array(file.body), 200, { 'content-type': file.type, 'cache-control': 'no-cache' });
+  });
+
+  app.get('/api/v1/dashboard/sites', canRead, (c) => {
+    const q = parseQuery(SiteQuery, c.req.query());
+    const page = repo.sitePage({
+      q: q.q ?? null,
+      districtId: q.district ?? null,
+      communeId: q.commune ?? null,
+      kind: q.kind ?? null,
+      state: q.state ?? null,
+      sort: q.sort,
+      dir: q.dir,
+      limit: q.limit,
+      offset: q.offset,
+      onlineSince: now() - offlineAfterMs,
+    });
+    return c.json({ total: page.total, limit: q.limit, offset: q.offset, sites: page.rows });
+  });
+
+  app.get('/api/v1/dashboard/districts', canRead, (c) => c.json({ districts: repo.districts() }));
+
+  // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small.
+  app.get('/api/v1/dashboard/map', canRead, (c) => {
+    const rows = repo.mapPoints(now() - offlineAfterMs);
+    return c.json({
+      columns: ['id', 'name', 'kind', 'districtName', 'communeName', 'lat', 'lon', 'state', 'problems'],
+      sites: rows.map((r) => [r.id, r.name, r.kind, r.districtName, r.communeName, r.lat, r.lon, r.state, r.problems]),
+    });
+  });
+
+  app.get('/api/v1/alerts', canRead, (c) => {
+    const q = parseQuery(AlertQuery, c.req.query());
+    const all = currentAlerts(repo, now(), offlineAfterMs);
+    const counts = Object.fromEntries(ALERT_TYPES.map((type) => [type, all.filter((a) => a.type === type).length]));
+    const matching = q.type ? all.filter((a) => a.type === q.type) : all;
+    return c.json({
+      total: matching.length,
+      counts,
+      limit: q.limit,
+      offset: q.offset,
+      alerts: matching.slice(q.offset, q.offset + q.limit),
+    });
+  });
+
+  return app;
+}

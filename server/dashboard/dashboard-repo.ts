@@ -1,0 +1,289 @@
+/**
+ * The dashboard's own reads: the district → commune → site table (one page at a time), the map's points and
+ * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter and the
+ * sort column comes from a fixed list, never from the request text.
+ */
+import type { Database } from '../db/open-database.js';
+
+export const SITE_SORTS = ['district', 'commune', 'name', 'kind', 'devices', 'state', 'lastSeen', 'problems'] as const;
+export type SiteSort = (typeof SITE_SORTS)[number];
+export const SITE_STATES = ['operational', 'equipped', 'planned', 'none'] as const;
+export type SiteState = (typeof SITE_STATES)[number];
+
+export interface SiteQuery {
+  q: string | null;
+  districtId: string | null;
+  communeId: string | null;
+  kind: string | null;
+  state: SiteState | 'problem' | null;
+  sort: SiteSort;
+  dir: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+  /** Devices seen at or after this instant are online. */
+  onlineSince: number;
+}
+
+export interface SiteRowOut {
+  id: string;
+  kind: string;
+  name: string;
+  border: boolean;
+  lat: number | null;
+  lon: number | null;
+  validTo: string | null;
+  districtId: string | null;
+  districtName: string | null;
+  communeId: string | null;
+  communeName: string | null;
+  devices: number;
+  counting: number;
+  operational: number;
+  planned: number;
+  lastSeen: number | null;
+  contentSeqMin: number | null;
+  contentSeqMax: number | null;
+  offline: number;
+  syncFailing: number;
+  problems: number;
+  state: SiteState;
+}
+
+// State rank: operational 3, equipped (counting but all silent) 2, planned (devices not yet counting) 1, none 0.
+const SITE_SELECT = `
+  WITH d AS (
+    SELECT dv.site_id,
+      count(*) AS devices,
+      sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL) AS counting,
+      sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL AND dv.last_seen >= @onlineSince) AS operational,
+      sum(dv.status IN ('registered', 'provisioned') OR (dv.status = 'active' AND dv.equipped_at IS NULL)) AS planned,
+      max(dv.last_seen) AS last_seen,
+      min(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_min,
+      max(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_max,
+      sum(dv.status = 'active' AND (dv.last_seen IS NULL OR dv.last_seen < @onlineSince)) AS offline,
+      sum(dv.status = 'active' AND coalesce(ds.failures, 0) >= 3) AS sync_failing
+    FROM devices dv LEFT JOIN device_sync ds ON ds.device_id = dv.id
+    WHERE dv.site_id IS NOT NULL AND dv.status <> 'decommissioned'
+    GROUP BY dv.site_id
+  ), rows AS (
+    SELECT s.id, s.kind, s.name, s.border, s.lat, s.lon, s.valid_to,
+      CASE WHEN p.kind = 'district' THEN p.id WHEN g.kind = 'district' THEN g.id END AS district_id,
+      CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END AS district_name,
+      CASE WHEN s.kind = 'commune' THEN s.id WHEN p.kind = 'commune' THEN p.id END AS commune_id,
+      CASE WHEN s.kind = 'commune' THEN s.name WHEN p.kind = 'commune' THEN p.name END AS commune_name,
+      coalesce(d.devices, 0) AS devices, coalesce(d.counting, 0) AS counting,
+      coalesce(d.operational, 0) AS operational, coalesce(d.planned, 0) AS planned,
+      d.last_seen, d.seq_min, d.seq_max, coalesce(d.offline, 0) AS offline,
+      coalesce(d.sync_failing, 0) AS sync_failing,
+      coalesce(d.offline, 0) + coalesce(d.sync_failing, 0) AS problems,
+      CASE WHEN coalesce(d.operational, 0) > 0 THEN 3 WHEN coalesce(d.counting, 0) > 0 THEN 2
+           WHEN coalesce(d.planned, 0) > 0 THEN 1 ELSE 0 END AS state_rank
+    FROM sites s
+      LEFT JOIN sites p ON p.id = s.parent_id
+      LEFT JOIN sites g ON g.id = p.parent_id
+      LEFT JOIN d ON d.site_id = s.id
+    WHERE s.kind <> 'district'
+  )
+  SELECT * FROM rows
+  WHERE (@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
+    AND (@districtId IS NULL OR district_id = @districtId)
+    AND (@communeId IS NULL OR commune_id = @communeId)
+    AND (@kind IS NULL OR kind = @kind)
+    AND (@stateRank IS NULL OR state_rank = @stateRank)
+    AND (@problem IS NULL OR problems > 0)`;
+
+const ORDER: Record<SiteSort, string> = {
+  district: 'district_name {dir}, commune_name {dir}, name {dir}',
+  commune: 'commune_name {dir}, name {dir}',
+  name: 'name {dir}',
+  kind: 'kind {dir}, name',
+  devices: 'devices {dir}, name',
+  state: 'state_rank {dir}, name',
+  lastSeen: 'last_seen {dir}, name',
+  problems: 'problems {dir}, name',
+};
+
+const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
+const RANK_BY_STATE: Record<SiteState, number> = { none: 0, planned: 1, equipped: 2, operational: 3 };
+
+interface RawSiteRow {
+  id: string;
+  kind: string;
+  name: string;
+  border: number;
+  lat: number | null;
+  lon: number | null;
+  valid_to: string | null;
+  district_id: string | null;
+  district_name: string | null;
+  commune_id: string | null;
+  commune_name: string | null;
+  devices: number;
+  counting: number;
+  operational: number;
+  planned: number;
+  last_seen: number | null;
+  seq_min: number | null;
+  seq_max: number | null;
+  offline: number;
+  sync_failing: number;
+  problems: number;
+  state_rank: number;
+}
+
+function toSiteRow(r: RawSiteRow): SiteRowOut {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    border: r.border === 1,
+    lat: r.lat,
+    lon: r.lon,
+    validTo: r.valid_to,
+    districtId: r.district_id,
+    districtName: r.district_name,
+    communeId: r.commune_id,
+    communeName: r.commune_name,
+    devices: r.devices,
+    counting: r.counting,
+    operational: r.operational,
+    planned: r.planned,
+    lastSeen: r.last_seen,
+    contentSeqMin: r.seq_min,
+    contentSeqMax: r.seq_max,
+    offline: r.offline,
+    syncFailing: r.sync_failing,
+    problems: r.problems,
+    state: STATE_BY_RANK[r.state_rank] ?? 'none',
+  };
+}
+
+/** Raw material of alerts: one row per device with something wrong, with its site's names. */
+export interface AlertSourceRow {
+  kind: 'offline' | 'disk' | 'not_synced' | 'clock_skew' | 'download_failures';
+  deviceId: string;
+  siteId: string | null;
+  siteName: string | null;
+  districtName: string | null;
+  since: number | null;
+  value: number | null;
+  detail: string | null;
+}
+
+const SITE_NAMES = `LEFT JOIN sites s ON s.id = dv.site_id LEFT JOIN sites p ON p.id = s.parent_id
+  LEFT JOIN sites g ON g.id = p.parent_id`;
+const DISTRICT_NAME = `CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END`;
+
+export function createDashboardRepo(db: Database) {
+  const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
+  const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
+  const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district' ORDER BY name`);
+  const mapPoints = db.prepare(`${SITE_SELECT} ORDER BY district_name, commune_name, name`);
+
+  const offline = db.prepare(`
+    SELECT 'offline' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName, dv.last_seen AS since, NULL AS value, NULL AS detail
+    FROM devices dv ${SITE_NAMES}
+    WHERE dv.status = 'active' AND dv.last_seen IS NOT NULL AND dv.last_seen < @onlineSince`);
+  // The newest sample per device through the (device_id, seq) key; then when the current streak over the
+  // threshold began: the first sample above it after the last one at or below it.
+  const disk = db.prepare(`
+    SELECT 'disk' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName, h.disk_used AS value, NULL AS detail,
+      (SELECT min(h2.received_ts) FROM health h2 WHERE h2.device_id = dv.id AND h2.seq > coalesce(
+        (SELECT max(h3.seq) FROM health h3 WHERE h3.device_id = dv.id AND h3.disk_used <= @diskLimit), -1)) AS since
+    FROM devices dv
+      JOIN health h ON h.device_id = dv.id AND h.seq = (SELECT max(seq) FROM health WHERE device_id = dv.id)
+      ${SITE_NAMES}
+    WHERE dv.status = 'active' AND h.disk_used > @diskLimit`);
+  const notSynced = db.prepare(`
+    SELECT 'not_synced' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName,
+      CASE WHEN ds.device_id IS NULL THEN dv.first_seen ELSE ds.updated_at END AS since,
+      ds.manifest_seq AS value, ds.state AS detail
+    FROM devices dv LEFT JOIN device_sync ds ON ds.device_id = dv.id ${SITE_NAMES}
+    WHERE dv.status = 'active' AND (
+      (ds.device_id IS NULL AND dv.first_seen IS NOT NULL AND dv.first_seen < @syncBefore)
+      OR (ds.state <> 'applied' AND ds.updated_at < @syncBefore))`);
+  const clockSkew = db.prepare(`
+    SELECT 'clock_skew' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName, min(e.received_ts) AS since, count(*) AS value,
+      (SELECT e2.message FROM device_events e2 WHERE e2.device_id = dv.id AND e2.type = 'clock_skew'
+        ORDER BY e2.id DESC LIMIT 1) AS detail
+    FROM device_events e JOIN devices dv ON dv.id = e.device_id ${SITE_NAMES}
+    WHERE e.type = 'clock_skew' AND e.received_ts >= @eventsSince AND dv.status = 'active'
+    GROUP BY dv.id`);
+  const downloadFailures = db.prepare(`
+    SELECT 'download_failures' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.failures AS value, ds.error AS detail
+    FROM device_sync ds JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
+    WHERE dv.status = 'active' AND ds.failures >= @failureLimit`);
+
+  function siteParams(query: SiteQuery) {
+    const isRank = query.state !== null && query.state !== 'problem';
+    return {
+      onlineSince: query.onlineSince,
+      q: query.q ? `%${query.q.replace(/[%_]/g, '')}%` : null,
+      districtId: query.districtId,
+      communeId: query.communeId,
+      kind: query.kind,
+      stateRank: isRank ? RANK_BY_STATE[query.state as SiteState] : null,
+      problem: query.state === 'problem' ? 1 : null,
+    };
+  }
+
+  return {
+    /** One page of the site table and the number of rows that match the filter. */
+    sitePage(query: SiteQuery): { total: number; rows: SiteRowOut[] } {
+      const order = ORDER[query.sort].replaceAll('{dir}', query.dir === 'desc' ? 'DESC' : 'ASC');
+      let stmt = sitePageStmts.get(order);
+      if (!stmt) {
+        stmt = db.prepare(`${SITE_SELECT} ORDER BY ${order}, id LIMIT @limit OFFSET @offset`);
+        sitePageStmts.set(order, stmt);
+      }
+      const params = siteParams(query);
+      const total = (countSites.get(params) as { n: number }).n;
+      const rows = (stmt.all({ ...params, limit: query.limit, offset: query.offset }) as RawSiteRow[]).map(toSiteRow);
+      return { total, rows };
+    },
+
+    districts(): { id: string; name: string; validTo: string | null }[] {
+      return districts.all() as { id: string; name: string; validTo: string | null }[];
+    },
+
+    /** Every non-district site with its state: the map draws them all. */
+    mapPoints(onlineSince: number): SiteRowOut[] {
+      const params = siteParams({
+        q: null,
+        districtId: null,
+        communeId: null,
+        kind: null,
+        state: null,
+        sort: 'district',
+        dir: 'asc',
+        limit: 0,
+        offset: 0,
+        onlineSince,
+      });
+      return (mapPoints.all(params) as RawSiteRow[]).map(toSiteRow);
+    },
+
+    alertSources(p: {
+      onlineSince: number;
+      syncBefore: number;
+      eventsSince: number;
+      diskLimit: number;
+      failureLimit: number;
+    }): AlertSourceRow[] {
+      return [
+        ...(offline.all({ onlineSince: p.onlineSince }) as AlertSourceRow[]),
+        ...(disk.all({ diskLimit: p.diskLimit }) as AlertSourceRow[]),
+        ...(notSynced.all({ syncBefore: p.syncBefore }) as AlertSourceRow[]),
+        ...(clockSkew.all({ eventsSince: p.eventsSince }) as AlertSourceRow[]),
+        ...(downloadFailures.all({ failureLimit: p.failureLimit }) as AlertSourceRow[]),
+      ];
+    },
+  };
+}
+
+export type DashboardRepo = ReturnType<typeof createDashboardRepo>;

@@ -1,0 +1,220 @@
+// The district → commune → site table, one page at a time from the server (10 000 sites never travel at
+// once), with filter and sort kept in the address so a view can be shared; and one site's page.
+import { api, listOf, objectOf } from './api.js';
+import { fmtDay, fmtTime, t } from './i18n.js';
+import { badge, card, h, link, qs, table } from './ui.js';
+
+const PAGE = 50;
+
+function stateBadge(state) {
+  return badge(state, t(state));
+}
+
+function problemsCell(r) {
+  const parts = [];
+  if (r.offline > 0) parts.push(h('span', { class: 'bad' }, t('offlineN', { n: r.offline })));
+  if (r.syncFailing > 0) parts.push(h('span', { class: 'warn' }, t('syncFailN', { n: r.syncFailing })));
+  return parts.length ? parts.flatMap((p, i) => (i ? [' · ', p] : [p])) : '—';
+}
+
+function seqCell(r) {
+  if (r.contentSeqMin === null || r.contentSeqMin === undefined) return '—';
+  return r.contentSeqMin === r.contentSeqMax ? String(r.contentSeqMin) : `${r.contentSeqMin}–${r.contentSeqMax}`;
+}
+
+function siteColumns(sortState, onSort) {
+  const sortable = (key, label, num) => ({
+    label: h(
+      'button',
+      { type: 'button', onclick: () => onSort(key), dataset: { sort: key } },
+      label,
+      sortState.sort === key ? (sortState.dir === 'asc' ? ' ▲' : ' ▼') : '',
+    ),
+    num,
+  });
+  return [
+    { ...sortable('district', t('district')), cell: (r) => r.districtName ?? '—' },
+    {
+      ...sortable('commune', t('commune')),
+      cell: (r) => (r.communeId ? link(`#/site/${encodeURIComponent(r.communeId)}`, r.communeName) : '—'),
+    },
+    { ...sortable('name', t('site')), cell: (r) => link(`#/site/${encodeURIComponent(r.id)}`, r.name) },
+    { ...sortable('kind', t('kind')), cell: (r) => t(`kind_${r.kind}`) },
+    { ...sortable('devices', t('devices'), true), cell: (r) => String(r.devices) },
+    {
+      label: `${t('equipped')} / ${t('operational')} / ${t('planned')}`,
+      num: true,
+      cell: (r) => `${r.counting} / ${r.operational} / ${r.planned}`,
+    },
+    { ...sortable('state', t('state')), cell: (r) => stateBadge(r.state) },
+    { ...sortable('lastSeen', t('lastSeen')), cell: (r) => fmtTime(r.lastSeen) },
+    { label: t('contentSeq'), num: true, cell: seqCell },
+    { ...sortable('problems', t('problems')), cell: problemsCell },
+  ];
+}
+
+function readState() {
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  return {
+    q: params.get('q') ?? '',
+    district: params.get('district') ?? '',
+    kind: params.get('kind') ?? '',
+    state: params.get('state') ?? '',
+    sort: params.get('sort') ?? 'district',
+    dir: params.get('dir') ?? 'asc',
+    offset: Number(params.get('offset') ?? 0) || 0,
+  };
+}
+
+function go(state) {
+  location.hash = `#/sites${qs({ ...state, offset: state.offset || undefined })}`;
+}
+
+export async function renderSites(main) {
+  const state = readState();
+  const districts = listOf(await api('/api/v1/dashboard/districts'), 'districts');
+  const option = (value, label, current) => h('option', { value, selected: value === current }, label);
+  const form = h(
+    'form',
+    {
+      class: 'inline',
+      id: 'site-filter',
+      onsubmit: (event) => {
+        event.preventDefault();
+        const data = new FormData(event.target);
+        go({
+          ...state,
+          q: data.get('q'),
+          district: data.get('district'),
+          kind: data.get('kind'),
+          state: data.get('state'),
+          offset: 0,
+        });
+      },
+    },
+    h('label', {}, t('search'), h('input', { name: 'q', value: state.q, type: 'search' })),
+    h(
+      'label',
+      {},
+      t('district'),
+      h(
+        'select',
+        { name: 'district' },
+        option('', t('all'), state.district),
+        districts.map((d) => option(d.id, d.name, state.district)),
+      ),
+    ),
+    h(
+      'label',
+      {},
+      t('kind'),
+      h(
+        'select',
+        { name: 'kind' },
+        option('', t('all'), state.kind),
+        ['commune', 'station', 'gate', 'office'].map((k) => option(k, t(`kind_${k}`), state.kind)),
+      ),
+    ),
+    h(
+      'label',
+      {},
+      t('state'),
+      h(
+        'select',
+        { name: 'state' },
+        option('', t('all'), state.state),
+        ['operational', 'equipped', 'planned', 'none', 'problem'].map((k) => option(k, t(k), state.state)),
+      ),
+    ),
+    h('button', { class: 'primary', type: 'submit' }, t('apply')),
+  );
+  const onSort = (key) => go({ ...state, sort: key, dir: state.sort === key && state.dir === 'asc' ? 'desc' : 'asc', offset: 0 });
+  main.replaceChildren(
+    h('h1', {}, t('sitesTitle')),
+    form,
+    card(null, async () => {
+      const page = await api(`/api/v1/dashboard/sites${qs({ ...state, limit: PAGE, offset: state.offset })}`);
+      const from = page.total === 0 ? 0 : page.offset + 1;
+      const to = page.offset + page.sites.length;
+      return [
+        h('div', { id: 'site-table' }, table(siteColumns(state, onSort), page.sites)),
+        h(
+          'div',
+          { class: 'pager' },
+          h(
+            'button',
+            {
+              type: 'button',
+              disabled: page.offset === 0,
+              onclick: () => go({ ...state, offset: Math.max(0, page.offset - PAGE) }),
+            },
+            t('prev'),
+          ),
+          h('span', { id: 'page-info' }, t('pageOf', { from, to, total: page.total })),
+          h(
+            'button',
+            { type: 'button', disabled: to >= page.total, onclick: () => go({ ...state, offset: page.offset + PAGE }) },
+            t('next'),
+          ),
+        ),
+      ];
+    }),
+  );
+}
+
+function deviceTable(devices) {
+  return table(
+    [
+      { label: 'ID', cell: (d) => link(`#/device/${encodeURIComponent(d.id)}`, d.id) },
+      { label: t('kind'), cell: (d) => d.kind },
+      { label: t('status'), cell: (d) => d.status },
+      { label: t('online'), cell: (d) => (d.online ? badge('operational', t('online')) : badge('none', t('offline'))) },
+      { label: t('lastSeen'), cell: (d) => fmtTime(d.lastSeen) },
+      { label: t('equippedAt'), cell: (d) => fmtTime(d.equippedAt) },
+      { label: t('contentSeq'), num: true, cell: (d) => d.contentSeq ?? '—' },
+    ],
+    devices,
+  );
+}
+
+export async function renderSite(main, id) {
+  const site = objectOf(await api(`/api/v1/sites/${encodeURIComponent(id)}`), 'site');
+  main.replaceChildren(
+    h('h1', {}, t('siteTitle', { name: site.name })),
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'dl',
+        { class: 'kv' },
+        h('dt', {}, 'ID'),
+        h('dd', { class: 'mono' }, site.id),
+        h('dt', {}, t('kind')),
+        h('dd', {}, t(`kind_${site.kind}`)),
+        h('dt', {}, t('parent')),
+        h('dd', {}, site.parentId ? link(`#/site/${encodeURIComponent(site.parentId)}`, site.parentId) : '—'),
+        h('dt', {}, t('coordinates')),
+        h('dd', {}, site.lat !== null && site.lat !== undefined ? `${site.lat}, ${site.lon}` : '—'),
+        site.validTo ? [h('dt', {}, t('state')), h('dd', { class: 'warn' }, t('abolished', { d: fmtDay(site.validTo) }))] : null,
+      ),
+    ),
+    site.kind === 'commune'
+      ? card(t('site'), async () => {
+          const page = await api(`/api/v1/dashboard/sites${qs({ commune: site.id, limit: 200, sort: 'name' })}`);
+          return table(
+            [
+              { label: t('site'), cell: (r) => link(`#/site/${encodeURIComponent(r.id)}`, r.name) },
+              { label: t('kind'), cell: (r) => t(`kind_${r.kind}`) },
+              { label: t('devices'), num: true, cell: (r) => String(r.devices) },
+              { label: t('state'), cell: (r) => stateBadge(r.state) },
+              { label: t('lastSeen'), cell: (r) => fmtTime(r.lastSeen) },
+            ],
+            page.sites,
+          );
+        })
+      : null,
+    card(t('devices'), async () =>
+      deviceTable(listOf(await api(`/api/v1/devices${qs({ site: site.id, limit: 200 })}`), 'devices')),
+    ),
+  );
+}
