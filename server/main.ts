@@ -1,3 +1,34 @@
-// The central server is issue 2/8 and is not built yet: say so rather than pretend to start.
-console.error('The central server is not built yet (issue 2/8). Run `npm test` to check what exists: the protocol contract.');
-process.exit(1);
+/** `npm start`: parse the config, start the server, say where it listens, stop cleanly on SIGINT/SIGTERM. */
+import { loadConfig } from './config.js';
+import { createServer } from './create-server.js';
+
+const config = loadConfig(process.env);
+const server = await createServer(config);
+
+console.log(`Border kiosk fleet server
+  HTTP API and dashboard  ${server.httpUrl}
+  MQTT (TCP)              ${server.mqttUrl}
+  MQTT over WebSocket     ${server.wsUrl}
+  Handed to devices       ${server.publicUrl}
+  Data directory          ${config.DATA_DIR}`);
+if (server.initialAdminPassword) {
+  console.log(`
+  First admin account created. User name: admin   One-time password: ${server.initialAdminPassword}
+  (shown only now; set ADMIN_PASSWORD to choose it in scripted set-ups)`);
+}
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping (flushing the ingest queue)…`);
+  try {
+    await server.close();
+    process.exit(0);
+  } catch (error) {
+    console.error('error while stopping', error);
+    process.exit(1);
+  }
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,82 @@
+/**
+ * The server's configuration (DESIGN §9): parsed once from the environment, plus an optional JSON file named
+ * by `CONFIG_FILE` (environment wins over the file), then passed down. Nothing else reads `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `250ms`, `30s`, `5m`, `24h`, `30d`, or a bare number of milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(text)} (use e.g. 30s, 5m, 24h, 30d)`);
+  return Math.round(Number(match[1]) * UNITS_MS[(match[2] ?? 'ms') as keyof typeof UNITS_MS]);
+}
+
+const Duration = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+const Port = z.coerce.number().int().min(0).max(65_535);
+const PositiveInt = z.coerce.number().int().positive();
+
+export const ConfigSchema = z.object({
+  DATA_DIR: z.string().min(1).default('./data'),
+  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_PORT: Port.default(8080),
+  MQTT_HOST: z.string().min(1).default('0.0.0.0'),
+  MQTT_PORT: Port.default(1883),
+  /** What enrollment hands to devices; derived from the HTTP address when absent. */
+  PUBLIC_URL: z.url().optional(),
+  /** Password of the first admin; generated and printed once when absent. */
+  ADMIN_PASSWORD: z.string().min(8).optional(),
+  OFFLINE_AFTER: Duration.default(24 * UNITS_MS.h),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Raw health rows older than this are deleted; hourly roll-ups are kept. */
+  HEALTH_RETENTION: Duration.default(30 * UNITS_MS.d),
+  /** A group commit happens when this many samples wait … */
+  INGEST_BATCH_SAMPLES: PositiveInt.default(1000),
+  /** … or this long after the first one arrived. */
+  INGEST_BATCH_MS: Duration.default(10),
+  /** Samples waiting for a commit at most; past it, publishes are not acknowledged until the queue drains. */
+  INGEST_QUEUE_LIMIT: PositiveInt.default(20_000),
+  /** How often retention, roll-ups, the offline sweep and command expiry run. */
+  MAINTENANCE_INTERVAL: Duration.default(60_000),
+  /** A session cookie lives this long. */
+  SESSION_TTL: Duration.default(12 * UNITS_MS.h),
+});
+
+export type ServerConfig = z.infer<typeof ConfigSchema>;
+
+/** Builds the config from an environment (normally `process.env`); throws a readable error when invalid. */
+export function loadConfig(env: Record<string, string | undefined>): ServerConfig {
+  const fromFile = env.CONFIG_FILE ? (JSON.parse(readFileSync(env.CONFIG_FILE, 'utf8')) as Record<string, unknown>) : {};
+  const fromEnv = Object.fromEntries(
+    Object.keys(ConfigSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = ConfigSchema.safeParse({ ...fromFile, ...fromEnv });
+  if (!parsed.success) {
+    throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** A config for tests and tools: everything on 127.0.0.1, ports 0, quiet logs. */
+export function testConfig(overrides: Partial<z.input<typeof ConfigSchema>> & { DATA_DIR: string }): ServerConfig {
+  return ConfigSchema.parse({
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: 0,
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: 0,
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+}

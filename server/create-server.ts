@@ -1,0 +1,200 @@
+/**
+ * The composition root of the central server (DESIGN §2): builds database, broker, ingest, HTTP API and
+ * periodic jobs from one config object and returns handles to reach and close them. Nothing else starts work.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { type Logger, pino } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { createAudit } from './auth/audit.js';
+import { createAuthMiddleware } from './auth/auth-middleware.js';
+import { ensureFirstAdmin } from './auth/bootstrap-admin.js';
+import { LoginLimiter } from './auth/login-limiter.js';
+import { createDeviceBroker } from './broker/device-broker.js';
+import { createMessageHandler } from './broker/message-handler.js';
+import { insertCommand } from './commands/commands-repo.js';
+import type { ServerConfig } from './config.js';
+import { type Database, openDatabase } from './db/open-database.js';
+import { seedReferenceData } from './db/seed.js';
+import { buildHttpApp } from './http/app.js';
+import { createServerMetrics } from './http/metrics.js';
+import type { FleetControl, RouteDeps, ServerUrls } from './http/route-deps.js';
+import { routeModules } from './http/routes.js';
+import { createDeviceDataRepo } from './ingest/device-data-repo.js';
+import { GroupCommitWriter } from './ingest/group-commit.js';
+import { createMaintenance } from './ingest/maintenance.js';
+
+export interface RunningServer {
+  /** Where the HTTP API listens (a loopback name when bound to every interface). */
+  httpUrl: string;
+  mqttUrl: string;
+  wsUrl: string;
+  publicUrl: string;
+  db: Database;
+  fleet: FleetControl;
+  /** Shorthand for `fleet.notifyManifest`: tells a connected device a newer manifest exists. */
+  notifyManifest(deviceId: string, seq: number): void;
+  /** The first admin's generated one-time password when this start created it, else null. */
+  initialAdminPassword: string | null;
+  /** Flushes the ingest queue, then closes broker, HTTP and database. */
+  close(): Promise<void>;
+}
+
+export interface CreateServerOptions {
+  logger?: Logger;
+}
+
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<RunningServer> {
+  const log = options.logger ?? pino({ level: config.LOG_LEVEL, base: { service: 'fleet-server' } });
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const dbFile = join(config.DATA_DIR, 'fleet.db');
+  const db = openDatabase(dbFile);
+  const cleanups: Array<() => Promise<void> | void> = [
+    () => {
+      db.close();
+    },
+  ];
+  try {
+    const seeded = seedReferenceData(db);
+    if (seeded.sites || seeded.plans) log.info(seeded, 'seeded reference data');
+    const { generatedPassword } = await ensureFirstAdmin(db, config.ADMIN_PASSWORD);
+
+    const metrics = createServerMetrics();
+    const writer = new GroupCommitWriter(
+      db,
+      { maxBatch: config.INGEST_BATCH_SAMPLES, maxDelayMs: config.INGEST_BATCH_MS, queueLimit: config.INGEST_QUEUE_LIMIT },
+      log.child({ module: 'ingest' }),
+      {
+        committed: ({ weight, durationMs }) => {
+          metrics.ingestBatchSamples.observe(weight);
+          metrics.ingestCommitSeconds.observe(durationMs / 1000);
+          metrics.samplesCommitted.inc({}, weight);
+        },
+      },
+    );
+    cleanups.unshift(() => writer.close());
+    const data = createDeviceDataRepo(db);
+    const messages = createMessageHandler({ writer, data, metrics, log: log.child({ module: 'messages' }) });
+    const broker = await createDeviceBroker({ db, log, metrics, writer, data, messages });
+    // Closed after the writer flushed: what was committed gets its PUBACK before the sockets go.
+    cleanups.splice(1, 0, () => broker.close());
+    const mqttAddress = await broker.listen(config.MQTT_HOST, config.MQTT_PORT);
+
+    metrics.registry.gauge('fleet_devices_connected', 'Devices connected to the broker now', () => broker.connectedDevices());
+    metrics.registry.gauge('fleet_ingest_queue_depth', 'Samples waiting for a group commit', () => writer.depth);
+    metrics.registry.gauge('fleet_db_size_bytes', 'SQLite database file size plus its WAL', () => {
+      const size = (file: string) => {
+        try {
+          return statSync(file).size;
+        } catch {
+          return 0;
+        }
+      };
+      return size(dbFile) + size(`${dbFile}-wal`);
+    });
+
+    const fleet: FleetControl = {
+      revokeDevice: (deviceId) => broker.revokeDevice(deviceId),
+      notifyManifest: (deviceId, seq) => broker.notifyManifest(deviceId, seq),
+      connectedDevices: () => broker.connectedDevices(),
+      sendCommand({ deviceId, type, params, createdBy, ttlMs }) {
+        const now = Date.now();
+        const command = insertCommand(db, {
+          id: randomUUID(),
+          deviceId,
+          type,
+          params,
+          createdBy,
+          createdAt: now,
+          expiresAt: now + ttlMs,
+        });
+        broker.deliverIfListening(command);
+        return { id: command.id };
+      },
+    };
+
+    const urls: ServerUrls = { publicUrl: '', mqttUrl: '' };
+    const deps: RouteDeps = {
+      config,
+      db,
+      log,
+      metrics,
+      auth: createAuthMiddleware(db),
+      audit: createAudit(db),
+      loginLimiter: new LoginLimiter(),
+      fleet,
+      urls,
+    };
+    const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }));
+    const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+
+    // MQTT over WebSocket on the same HTTP server, at /mqtt.
+    const wss = new WebSocketServer({ noServer: true });
+    http.on('upgrade', (request, socket, head) => {
+      if (new URL(request.url ?? '/', 'http://x').pathname !== '/mqtt') {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => ws.terminate());
+        broker.handle(stream, request);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve());
+    });
+    cleanups.splice(2, 0, async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    });
+    const httpPort = (http.address() as AddressInfo).port;
+    const httpUrl = `http://${reachableHost(config.HTTP_HOST)}:${httpPort}`;
+    const mqttUrl = `mqtt://${reachableHost(config.MQTT_HOST)}:${mqttAddress.port}`;
+    const wsUrl = `ws://${reachableHost(config.HTTP_HOST)}:${httpPort}/mqtt`;
+    urls.publicUrl = config.PUBLIC_URL ?? httpUrl;
+    urls.mqttUrl = config.PUBLIC_URL ? `mqtt://${new URL(config.PUBLIC_URL).hostname}:${mqttAddress.port}` : mqttUrl;
+
+    const maintenance = createMaintenance(
+      db,
+      { intervalMs: config.MAINTENANCE_INTERVAL, retentionMs: config.HEALTH_RETENTION, offlineAfterMs: config.OFFLINE_AFTER },
+      log.child({ module: 'maintenance' }),
+    );
+    maintenance.start();
+    cleanups.unshift(() => maintenance.stop());
+
+    let closing: Promise<void> | null = null;
+    return {
+      httpUrl,
+      mqttUrl,
+      wsUrl,
+      publicUrl: urls.publicUrl,
+      db,
+      fleet,
+      notifyManifest: fleet.notifyManifest,
+      initialAdminPassword: generatedPassword,
+      close() {
+        closing ??= (async () => {
+          for (const cleanup of cleanups) await cleanup();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,40 @@
+/** What a route module factory `(deps) => Hono` receives. Built once in create-server.ts. */
+import type { Logger } from 'pino';
+import type { AuditFn } from '../auth/audit.js';
+import type { AuthMiddleware } from '../auth/auth-middleware.js';
+import type { LoginLimiter } from '../auth/login-limiter.js';
+import type { ServerConfig } from '../config.js';
+import type { Database } from '../db/open-database.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** What the broker side offers to HTTP routes and other modules. */
+export interface FleetControl {
+  /** Marks the device decommissioned, disconnects it now and refuses it afterwards; false if unknown. */
+  revokeDevice(deviceId: string): boolean;
+  /** Tells a device (if connected) that a newer manifest exists. */
+  notifyManifest(deviceId: string, seq: number): void;
+  /** Queues a command and sends it at once when the device is online. */
+  sendCommand: (input: { deviceId: string; type: string; params: unknown; createdBy: string; ttlMs: number }) => { id: string };
+  /** Number of devices connected right now. */
+  connectedDevices(): number;
+}
+
+/** Where the server can be reached; filled in once the listeners are bound (ports may be 0 in config). */
+export interface ServerUrls {
+  /** HTTP base URL handed to devices and tools (PUBLIC_URL, or derived from the HTTP address). */
+  publicUrl: string;
+  /** MQTT over TCP URL handed to devices. */
+  mqttUrl: string;
+}
+
+export interface RouteDeps {
+  config: ServerConfig;
+  db: Database;
+  log: Logger;
+  metrics: ServerMetrics;
+  auth: AuthMiddleware;
+  audit: AuditFn;
+  loginLimiter: LoginLimiter;
+  fleet: FleetControl;
+  urls: ServerUrls;
+}

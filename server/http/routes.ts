@@ -1,0 +1,23 @@
+/**
+ * Every HTTP route module of the server, mounted here and nowhere else. To add a part of the API, write
+ * `export function fooRoutes(deps: RouteDeps): Hono<AppEnv>` and add one line below.
+ */
+
+import { authRoutes } from '../auth/auth-routes.js';
+import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
+import { commandRoutes } from '../commands/command-routes.js';
+import { registryRoutes } from '../registry/registry-routes.js';
+import type { RouteModule } from './app.js';
+import { opsRoutes } from './ops-routes.js';
+import type { RouteDeps } from './route-deps.js';
+
+export function routeModules(deps: RouteDeps): RouteModule[] {
+  return [
+    { path: '/', app: opsRoutes(deps) },
+    { path: '/api/v1/auth', app: authRoutes(deps) },
+    { path: '/api/v1/users', app: usersRoutes(deps) },
+    { path: '/api/v1/audit', app: auditRoutes(deps) },
+    { path: '/api/v1', app: registryRoutes(deps) },
+    { path: '/api/v1', app: commandRoutes(deps) },
+  ];
+}

@@ -1,0 +1,162 @@
+/**
+ * Group commit (DESIGN §5, shared/PERFORMANCE.md): writes from many device messages are gathered and
+ * committed in one transaction, every `maxDelayMs` or `maxBatch` units of weight (health samples). Each
+ * submitter's promise settles only after the transaction holding its write committed, which is when the
+ * broker may acknowledge the message. The queue is bounded: past `queueLimit` units, submissions wait
+ * outside it (their publishes stay unacknowledged, and aedes stops reading those sockets) until commits
+ * make room, instead of holding ever more acknowledged-but-unwritten data in memory.
+ */
+import type { Logger } from 'pino';
+import type { Database } from '../db/open-database.js';
+
+export interface GroupCommitOptions {
+  maxBatch: number;
+  maxDelayMs: number;
+  queueLimit: number;
+}
+
+export interface CommitObserver {
+  committed(batch: { ops: number; weight: number; durationMs: number }): void;
+}
+
+interface Entry {
+  weight: number;
+  write: () => void;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class GroupCommitWriter {
+  private pending: Entry[] = [];
+  private pendingWeight = 0;
+  private readonly waiting: Entry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private closed = false;
+  private readonly runOne: (write: () => void) => void;
+  private readonly runBatch: (entries: Entry[]) => Array<Error | null>;
+
+  constructor(
+    db: Database,
+    private readonly options: GroupCommitOptions,
+    private readonly log: Logger,
+    private readonly observer: CommitObserver = { committed: () => {} },
+  ) {
+    // Inside the batch, each write runs in its own savepoint: one failing write (say, a row for a device
+    // deleted meanwhile) is rolled back alone and reported to its submitter, the rest still commit.
+    this.runOne = db.transaction((write: () => void) => write());
+    this.runBatch = db.transaction((entries: Entry[]) =>
+      entries.map((entry) => {
+        try {
+          this.runOne(entry.write);
+          return null;
+        } catch (error) {
+          return error as Error;
+        }
+      }),
+    );
+  }
+
+  /** Units of weight waiting for a commit (inside the bounded queue plus those waiting to enter it). */
+  get depth(): number {
+    return this.pendingWeight + this.waiting.reduce((sum, e) => sum + e.weight, 0);
+  }
+
+  /** Queues `write` (synchronous SQL) for the next group commit; resolves once it is committed. */
+  submit(weight: number, write: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the writer is closed'));
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = { weight, write, resolve, reject };
+      if (this.waiting.length > 0 || (this.pending.length > 0 && this.pendingWeight + weight > this.options.queueLimit)) {
+        this.waiting.push(entry);
+      } else {
+        this.admit(entry);
+      }
+      this.schedule();
+    });
+  }
+
+  private admit(entry: Entry): void {
+    this.pending.push(entry);
+    this.pendingWeight += entry.weight;
+  }
+
+  private schedule(): void {
+    if (this.pendingWeight >= this.options.maxBatch || this.waiting.length > 0) {
+      // Full enough: commit on the next turn, after the messages already read in this turn joined.
+      this.immediate ??= setImmediate(() => this.flushNow());
+    } else if (this.pending.length > 0 && !this.timer) {
+      this.timer = setTimeout(() => this.flushNow(), this.options.maxDelayMs);
+    }
+  }
+
+  /** Commits everything queued now (synchronously). */
+  flushNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    while (this.pending.length > 0) {
+      const batch = this.takeBatch();
+      this.commit(batch);
+      while (
+        this.waiting.length > 0 &&
+        (this.pending.length === 0 || this.pendingWeight + (this.waiting[0] as Entry).weight <= this.options.queueLimit)
+      ) {
+        this.admit(this.waiting.shift() as Entry);
+      }
+      // One batch per turn of the event loop, so the PUBACKs of this one go out before the next is written.
+      if (this.pending.length > 0 && !this.closed) {
+        this.schedule();
+        return;
+      }
+    }
+  }
+
+  private takeBatch(): Entry[] {
+    let weight = 0;
+    let count = 0;
+    while (
+      count < this.pending.length &&
+      (count === 0 || weight + (this.pending[count] as Entry).weight <= this.options.maxBatch)
+    ) {
+      weight += (this.pending[count] as Entry).weight;
+      count++;
+    }
+    const batch = this.pending.splice(0, count);
+    this.pendingWeight -= weight;
+    return batch;
+  }
+
+  private commit(batch: Entry[]): void {
+    const started = performance.now();
+    let results: Array<Error | null>;
+    try {
+      results = this.runBatch(batch);
+    } catch (error) {
+      // The commit itself failed (disk full, I/O error): nobody is acknowledged; devices will retransmit.
+      this.log.error({ err: error, ops: batch.length }, 'group commit failed');
+      for (const entry of batch) entry.reject(error as Error);
+      return;
+    }
+    const durationMs = performance.now() - started;
+    this.observer.committed({ ops: batch.length, weight: batch.reduce((s, e) => s + e.weight, 0), durationMs });
+    batch.forEach((entry, i) => {
+      const error = results[i];
+      if (error) entry.reject(error);
+      else entry.resolve();
+    });
+  }
+
+  /** Commits everything still queued (waiting ones included), then refuses new writes. */
+  close(): void {
+    while (this.pending.length > 0 || this.waiting.length > 0) {
+      while (this.waiting.length > 0) this.admit(this.waiting.shift() as Entry);
+      this.closed = true;
+      this.flushNow();
+    }
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Periodic upkeep: hourly health roll-ups, raw-health retention, the offline sweep (a device silent for
+ * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions. Runs on an unref'd
+ * timer that close() stops; each step is bounded so the event loop is never held for long.
+ */
+import type { Logger } from 'pino';
+import { deleteExpiredSessions } from '../auth/users-repo.js';
+import { expireCommands } from '../commands/commands-repo.js';
+import type { Database } from '../db/open-database.js';
+
+const HOUR = 3_600_000;
+const DELETE_CHUNK = 5_000;
+const MAX_DELETE_CHUNKS = 200;
+
+export interface MaintenanceOptions {
+  intervalMs: number;
+  retentionMs: number;
+  offlineAfterMs: number;
+}
+
+export function createMaintenance(db: Database, options: MaintenanceOptions, log: Logger) {
+  const getState = db.prepare('SELECT value FROM server_state WHERE key = ?').pluck();
+  const setState = db.prepare(
+    'INSERT INTO server_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+  );
+  const oldestReceived = db.prepare('SELECT min(received_ts) FROM health').pluck();
+  const rollup = db.prepare(
+    `INSERT INTO health_hourly (device_id, hour, samples, cpu_avg, cpu_max, mem_avg, mem_max, disk_used_max, disk_free_min, temp_max)
+     SELECT device_id, (received_ts / ${HOUR}) * ${HOUR}, count(*), avg(cpu_load), max(cpu_load), avg(mem_used), max(mem_used),
+            max(disk_used), min(disk_free), max(temp_c)
+     FROM health WHERE received_ts >= ? AND received_ts < ?
+     GROUP BY device_id, received_ts / ${HOUR}
+     ON CONFLICT(device_id, hour) DO UPDATE SET samples = excluded.samples, cpu_avg = excluded.cpu_avg, cpu_max = excluded.cpu_max,
+       mem_avg = excluded.mem_avg, mem_max = excluded.mem_max, disk_used_max = excluded.disk_used_max,
+       disk_free_min = excluded.disk_free_min, temp_max = excluded.temp_max`,
+  );
+  const deleteOld = db.prepare(
+    `DELETE FROM health WHERE (device_id, seq) IN (SELECT device_id, seq FROM health WHERE received_ts < ? LIMIT ${DELETE_CHUNK})`,
+  );
+  const sweepOffline = db.prepare('UPDATE devices SET online = 0 WHERE online = 1 AND (last_seen IS NULL OR last_seen < ?)');
+
+  /** Rolls up every complete hour since the last run (received_ts only grows, so each hour is rolled up once). */
+  function rollUp(now: number): number {
+    const until = Math.floor(now / HOUR) * HOUR;
+    const stored = getState.get('health_rollup_until') as string | undefined;
+    const oldest = oldestReceived.get() as number | null;
+    const from = stored !== undefined ? Number(stored) : oldest === null ? until : Math.floor(oldest / HOUR) * HOUR;
+    if (from >= until) return 0;
+    return db.transaction(() => {
+      const rows = rollup.run(from, until).changes;
+      setState.run('health_rollup_until', String(until));
+      return rows;
+    })();
+  }
+
+  /** Deletes raw rows past retention, but never rows not rolled up yet. */
+  function applyRetention(now: number): number {
+    const rolledUntil = Number((getState.get('health_rollup_until') as string | undefined) ?? 0);
+    const cutoff = Math.min(now - options.retentionMs, rolledUntil);
+    let deleted = 0;
+    for (let i = 0; i < MAX_DELETE_CHUNKS; i++) {
+      const n = deleteOld.run(cutoff).changes;
+      deleted += n;
+      if (n < DELETE_CHUNK) break;
+    }
+    return deleted;
+  }
+
+  function runOnce(now = Date.now()) {
+    const result = {
+      rolledUp: rollUp(now),
+      deleted: applyRetention(now),
+      markedOffline: sweepOffline.run(now - options.offlineAfterMs).changes,
+      expiredCommands: expireCommands(db, now),
+      expiredSessions: deleteExpiredSessions(db, now),
+    };
+    if (result.deleted || result.markedOffline || result.expiredCommands) log.info(result, 'maintenance');
+    return result;
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    runOnce,
+    start(): void {
+      timer = setInterval(() => {
+        try {
+          runOnce();
+        } catch (error) {
+          log.error({ err: error }, 'maintenance failed');
+        }
+      }, options.intervalMs);
+      timer.unref();
+    },
+    stop(): void {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}

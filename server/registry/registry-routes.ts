@@ -1,0 +1,93 @@
+/** `/api/v1/sites…`, `/api/v1/devices…` (registry, health history, revoke). */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { DeviceStatus, SiteKind } from '../../protocol/index.js';
+import { NotFoundError } from '../errors.js';
+import type { AppEnv } from '../http/app-env.js';
+import type { RouteDeps } from '../http/route-deps.js';
+import { queryParams } from '../http/validate.js';
+import { getDevice, listDevices } from './devices-repo.js';
+import { hourlyHealth, rawHealth } from './health-repo.js';
+import { getSite, listSites } from './sites-repo.js';
+
+const Bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const SitesQuery = z.object({ kind: SiteKind.optional(), parent: z.string().max(64).optional(), border: Bool.optional() });
+const DevicesQuery = z.object({
+  site: z.string().max(64).optional(),
+  status: DeviceStatus.optional(),
+  online: Bool.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+const Instant = z.union([
+  z.coerce.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
+const HealthQuery = z.object({
+  from: Instant.optional(),
+  to: Instant.optional(),
+  resolution: z.enum(['raw', 'hour']).default('raw'),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
+  const { db, auth, audit, fleet } = deps;
+  const app = new Hono<AppEnv>();
+  const readers = auth.requireRole('department', 'technician', 'editor', 'approver');
+  const fleetReaders = auth.requireRole('department', 'technician');
+
+  app.get('/sites', readers, (c) => {
+    const q = queryParams(c, SitesQuery);
+    return c.json({ sites: listSites(db, { kind: q.kind, parentId: q.parent, border: q.border }) });
+  });
+
+  app.get('/sites/:id', readers, (c) => {
+    const site = getSite(db, c.req.param('id'));
+    if (!site) throw new NotFoundError(`site ${c.req.param('id')}`);
+    return c.json({ site });
+  });
+
+  app.get('/devices', fleetReaders, (c) => {
+    const q = queryParams(c, DevicesQuery);
+    const { total, devices } = listDevices(db, {
+      siteId: q.site,
+      status: q.status,
+      online: q.online,
+      limit: q.limit,
+      offset: q.offset,
+    });
+    return c.json({ total, limit: q.limit, offset: q.offset, devices });
+  });
+
+  app.get('/devices/:id', fleetReaders, (c) => {
+    const device = getDevice(db, c.req.param('id'));
+    if (!device) throw new NotFoundError(`device ${c.req.param('id')}`);
+    const sync =
+      db
+        .prepare(
+          'SELECT manifest_seq AS manifestSeq, state, bytes, missing, error, failures, updated_at AS updatedAt FROM device_sync WHERE device_id = ?',
+        )
+        .get(device.id) ?? null;
+    return c.json({ device, sync });
+  });
+
+  app.get('/devices/:id/health', fleetReaders, (c) => {
+    const id = c.req.param('id');
+    if (!getDevice(db, id)) throw new NotFoundError(`device ${id}`);
+    const q = queryParams(c, HealthQuery);
+    const to = q.to ?? Date.now() + 1;
+    const from = q.from ?? to - 86_400_000;
+    return q.resolution === 'raw'
+      ? c.json({ deviceId: id, resolution: 'raw', from, to, samples: rawHealth(db, id, from, to, q.limit) })
+      : c.json({ deviceId: id, resolution: 'hour', from, to, hours: hourlyHealth(db, id, from, to, q.limit) });
+  });
+
+  app.post('/devices/:id/revoke', auth.requireRole('department'), (c) => {
+    const id = c.req.param('id');
+    if (!fleet.revokeDevice(id)) throw new NotFoundError(`device ${id}`);
+    audit({ actor: c.get('user').username, action: 'device.revoke', target: id });
+    return c.json({ device: getDevice(db, id) });
+  });
+
+  return app;
+}
