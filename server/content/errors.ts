@@ -4,7 +4,7 @@
  */
 export class ContentError extends Error {
   constructor(
-    readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 416 | 422,
+    readonly status: 400 | 403 | 404 | 409 | 413 | 422,
     readonly code: string,
     message: string,
   ) {
@@ -19,4 +19,4 @@ export const conflict = (message: string) => new ContentError(409, 'conflict', m
 export const badRequest = (message: string) => new ContentError(400, 'bad_request', message);
 export const tooLarge = (limit: number) =>
   new ContentError(413, 'payload_too_large', `the file is larger than the limit of ${limit} bytes`);
-export const typeMismatch = (message: string) => new ContentError(415, 'type_mismatch', message);
+export const typeMismatch = (message: string) => new ContentError(422, 'type_mismatch', message);

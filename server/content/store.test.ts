@@ -14,7 +14,7 @@ const PNG = Buffer.from(
   'hex',
 );
 const refuseUnless = (kind: Parameters<typeof kindAccepts>[0]) => (mime: string) => {
-  if (!kindAccepts(kind, mime)) throw new ContentError(415, 'type_mismatch', `${mime} is not a ${kind}`);
+  if (!kindAccepts(kind, mime)) throw new ContentError(422, 'type_mismatch', `${mime} is not a ${kind}`);
 };
 
 describe('content store', () => {
@@ -41,7 +41,7 @@ describe('content store', () => {
 
   it('refuses a "PDF" that is a PNG and leaves no temporary file', async () => {
     const store = createContentStore({ dataDir: dir });
-    await expect(store.put(Readable.from([PNG]), { check: refuseUnless('document') })).rejects.toMatchObject({ status: 415 });
+    await expect(store.put(Readable.from([PNG]), { check: refuseUnless('document') })).rejects.toMatchObject({ status: 422 });
     expect(await readdir(join(dir, 'content', 'tmp'))).toEqual([]);
   });
 
@@ -61,7 +61,7 @@ describe('content store', () => {
     const html = await store.put(Readable.from([Buffer.from('<!DOCTYPE html><html><body>Xin chào</body></html>')]));
     expect(html.mime).toBe('text/html');
     const bad = [Buffer.alloc(70_000, 97), Buffer.from([0xff, 0xfe, 0x41])];
-    await expect(store.put(Readable.from(bad))).rejects.toMatchObject({ status: 415 });
+    await expect(store.put(Readable.from(bad))).rejects.toMatchObject({ status: 422 });
     expect(await readdir(join(dir, 'content', 'tmp'))).toEqual([]);
   });
 

@@ -1,0 +1,152 @@
+/**
+ * HTTP of the content library (`/api/v1/content…`) and the device-facing manifest and sync views.
+ * Editors write, approvers approve, publish and retire; the department reads. Mount at `/`.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { Day, Id } from '../../protocol/index.js';
+import { badRequest, ContentError, forbidden, notFound, tooLarge, typeMismatch } from './errors.js';
+import { type ContentAuth, type ContentEnv, jsonBody, mapErrors, parse } from './http-support.js';
+import { getFile, getItem, getItemRow, listItems, listTopics } from './library-repo.js';
+import { CreateItem, Lang, ListQuery, TranslationInput, UpdateItem } from './library-schemas.js';
+import { declaredMatches } from './mime.js';
+import { fileResponse } from './serve-file.js';
+import type { ContentServices } from './services.js';
+import { deviceSync, itemStats } from './stats-repo.js';
+
+const RESERVED_IDS = new Set(['topics', 'files']);
+const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+
+export function createContentRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<ContentEnv> {
+  const { db, store, workflow, distribution, auth } = deps;
+  const app = mapErrors(new Hono<ContentEnv>());
+  const read = auth.requireRole('department', 'editor', 'approver');
+  const edit = auth.requireRole('editor');
+  const review = auth.requireRole('approver');
+  const itemId = (id: string) => {
+    const parsed = parse(Id, id);
+    if (!getItemRow(db, parsed)) throw notFound(`content item ${parsed}`);
+    return parsed;
+  };
+
+  app.get('/api/v1/content/topics', read, (c) => c.json({ topics: listTopics(db) }));
+
+  app.get('/api/v1/content', read, (c) => c.json(listItems(db, parse(ListQuery, c.req.query()))));
+
+  app.post('/api/v1/content', edit, async (c) => {
+    const input = await jsonBody(c, CreateItem);
+    if (input.id && RESERVED_IDS.has(input.id)) throw badRequest(`${input.id} is reserved`);
+    const id = workflow.create(c.var.user, input);
+    return c.json(getItem(db, id), 201);
+  });
+
+  app.get('/api/v1/content/files/:sha256', read, async (c) => {
+    const file = getFile(db, parse(Sha, c.req.param('sha256')));
+    if (!file) throw notFound('file');
+    return fileResponse(store, file, c.req.raw);
+  });
+
+  app.get('/api/v1/content/:id', read, (c) => c.json(getItem(db, itemId(c.req.param('id')))));
+
+  app.patch('/api/v1/content/:id', edit, async (c) => {
+    const id = itemId(c.req.param('id'));
+    workflow.update(c.var.user, id, await jsonBody(c, UpdateItem));
+    return c.json(getItem(db, id));
+  });
+
+  app.put('/api/v1/content/:id/translations/:lang', edit, async (c) => {
+    const id = itemId(c.req.param('id'));
+    const lang = parse(Lang, c.req.param('lang'));
+    workflow.putTranslation(c.var.user, id, lang, await jsonBody(c, TranslationInput));
+    return c.json(getItem(db, id));
+  });
+
+  // The body is the file itself, streamed to disk: multipart would have to be parsed (and, with Hono's
+  // parseBody, buffered in memory) for no gain.
+  app.put('/api/v1/content/:id/translations/:lang/file', edit, async (c) => {
+    const id = itemId(c.req.param('id'));
+    const lang = parse(Lang, c.req.param('lang'));
+    const declaredLength = Number(c.req.header('content-length') ?? Number.NaN);
+    if (declaredLength > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
+    const item = workflow.checkFileTarget(id, lang);
+    const body = c.req.raw.body;
+    if (!body) throw badRequest('the body must be the file');
+    const declared = c.req.header('content-type');
+    const kindCheck = workflow.fileCheck(item);
+    const file = await store
+      .put(body, {
+        check: (mime) => {
+          if (!declaredMatches(declared, mime)) throw typeMismatch(`declared ${declared} but the bytes are ${mime}`);
+          kindCheck(mime);
+        },
+      })
+      .catch((error: unknown) => {
+        // A client that went away is not a server fault: nothing was stored, say so and move on.
+        if (error instanceof ContentError) throw error;
+        if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || c.req.raw.signal.aborted) {
+          throw new ContentError(400, 'upload_aborted', 'the upload was cut off before its end; nothing was stored');
+        }
+        throw error;
+      });
+    const version = workflow.attachFile(c.var.user, id, lang, file);
+    return c.json({ file, version, item: getItem(db, id) }, 201);
+  });
+
+  app.post('/api/v1/content/:id/submit', edit, (c) => {
+    const id = itemId(c.req.param('id'));
+    workflow.submit(c.var.user, id);
+    return c.json(getItem(db, id));
+  });
+
+  app.post('/api/v1/content/:id/approve', review, (c) => {
+    const id = itemId(c.req.param('id'));
+    workflow.approve(c.var.user, id);
+    return c.json(getItem(db, id));
+  });
+
+  app.post('/api/v1/content/:id/reject', review, async (c) => {
+    const id = itemId(c.req.param('id'));
+    const { reason } = await jsonBody(c, z.object({ reason: z.string().min(1).max(2000) }));
+    workflow.reject(c.var.user, id, reason);
+    return c.json(getItem(db, id));
+  });
+
+  app.post('/api/v1/content/:id/publish', review, (c) => {
+    const id = itemId(c.req.param('id'));
+    const { previous, version } = workflow.publish(c.var.user, id);
+    const notified = distribution.contentChanged(id, [previous, version]);
+    return c.json({ item: getItem(db, id), notified });
+  });
+
+  app.post('/api/v1/content/:id/retire', review, (c) => {
+    const id = itemId(c.req.param('id'));
+    const { previous } = workflow.retire(c.var.user, id);
+    const notified = distribution.contentChanged(id, [previous]);
+    return c.json({ item: getItem(db, id), notified });
+  });
+
+  app.get('/api/v1/content/:id/stats', read, (c) => {
+    const id = itemId(c.req.param('id'));
+    const range = parse(z.object({ from: Day.optional(), to: Day.optional() }), c.req.query());
+    return c.json({ itemId: id, days: itemStats(db, id, range) });
+  });
+
+  app.get('/api/v1/devices/:id/manifest', auth.requireDevice(), (c) => {
+    const device = c.var.device;
+    if (c.req.param('id') !== device.id) throw forbidden('a device may read only its own manifest');
+    const issued = distribution.issue({ deviceId: device.id, siteId: device.siteId });
+    c.header('ETag', issued.etag);
+    c.header('Cache-Control', 'no-cache');
+    const ifNoneMatch = c.req.header('if-none-match');
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim() === issued.etag)) return c.body(null, 304);
+    return c.json(issued.signed);
+  });
+
+  app.get('/api/v1/devices/:id/sync', read, (c) => {
+    const view = deviceSync(db, parse(Id, c.req.param('id')));
+    if (!view) throw notFound(`device ${c.req.param('id')}`);
+    return c.json(view);
+  });
+
+  return app;
+}
