@@ -41,6 +41,7 @@ export interface ContentSyncOptions {
   onApplied: (current: CurrentManifest) => void;
   retryBaseMs?: number;
   retryCapMs?: number;
+  random?: () => number;
 }
 
 export class ContentSync {
@@ -231,7 +232,7 @@ export class ContentSync {
     this.o.log.warn({ error }, 'sync failed; will retry');
     this.o.publishSync({ manifestSeq: seq, state: 'failed', bytes, missing, error: error.slice(0, 4000) });
     this.scheduleRetry(
-      fullJitterDelay(this.retryAttempt++, this.o.retryBaseMs ?? 30_000, this.o.retryCapMs ?? 3_600_000),
+      fullJitterDelay(this.retryAttempt++, this.o.retryBaseMs ?? 30_000, this.o.retryCapMs ?? 3_600_000, this.o.random),
       'retry',
     );
     return { state: 'failed', error };

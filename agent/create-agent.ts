@@ -41,6 +41,8 @@ export interface AgentDeps {
   /** Start backoff of reconnects and sync retries (ms); tests shorten them. */
   reconnectBaseMs?: number;
   syncRetryBaseMs?: number;
+  /** Source of backoff jitter (tests pin it to make retry delays exact). */
+  random?: () => number;
 }
 
 export interface RunningAgent {
@@ -220,6 +222,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       publishEvent,
       onApplied: () => {},
       retryBaseMs: deps.syncRetryBaseMs,
+      random: deps.random,
     });
     const commands = new CommandRunner(
       db,

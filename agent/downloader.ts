@@ -86,8 +86,10 @@ async function fetchInto(part: string, offset: number, file: ManifestFile, o: Do
   let sinceStart = 0;
   try {
     if (!res.body) throw new TransientDownloadError('empty body');
-    for await (const chunk of res.body) {
-      const buf = chunk as Uint8Array;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value: buf } = await reader.read();
+      if (done) break;
       if (written + buf.length > file.size) throw new HashMismatchError(`server sent more than ${file.size} bytes`);
       try {
         await fh.write(buf);

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAgent, type RunningAgent } from '../agent/create-agent.js';
 import { generateSigningKeys, LocalManifest } from '../protocol/index.js';
 import { type AgentEnv, agentEnv, fixedHealth, item, silent } from './helpers/agent-fixture.js';
-import { startBroker, startObserver, type TestBroker } from './helpers/agent-test-net.js';
+import { startBroker, startObserver, type TestBroker, waitFor } from './helpers/agent-test-net.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -201,6 +201,9 @@ describe('agent content sync', () => {
     await writeFile(path, buf);
     env.api.fail5xx = 1000; // server unreachable for now
     const agent = await start(env, broker.url);
+    await waitFor(() => agent.online(), 'agent online');
+    // Absorbs the runs triggered by start and by the link coming up: both fail on the 503s.
+    expect((await agent.sync()).state).toBe('failed');
     const lm = await localManifest(agent);
     expect(lm.seq).toBe(1);
     expect(lm.items.map((i) => i.id)).toEqual(['a']);
