@@ -13,12 +13,12 @@ import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.j
 import { createStaticFiles } from './static-files.js';
 
 /** The part of the server's RouteDeps this module uses (so `createDashboardRoutes(deps)` takes them as they are). */
-export interface DashboardDeps {
+export interface DashboardDeps<E extends Env = Env> {
   db: Database;
   /** `OFFLINE_AFTER` (DESIGN §9), parsed to ms. */
   config: { OFFLINE_AFTER: number };
   /** The server's role check: 401 without a session, 403 with the wrong role. */
-  auth: { requireRole: (...roles: Role[]) => MiddlewareHandler<never> };
+  auth: { requireRole: (...roles: Role[]) => MiddlewareHandler<E> };
   now?: () => number;
   /** Where the page's files are; the folder next to this module by default. */
   dashboardPublicDir?: string;
@@ -54,13 +54,12 @@ function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string
   return parsed.data;
 }
 
-export function createDashboardRoutes<E extends Env>(deps: DashboardDeps): Hono<E> {
+export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Hono<E> {
   const repo = createDashboardRepo(deps.db);
   const files = createStaticFiles(deps.dashboardPublicDir);
   const now = deps.now ?? Date.now;
   const offlineAfterMs = deps.config.OFFLINE_AFTER;
-  // The server's middleware is typed for its own context; this module reads nothing from the context.
-  const canRead = deps.auth.requireRole(...DASHBOARD_READ_ROLES) as unknown as MiddlewareHandler<E>;
+  const canRead = deps.auth.requireRole(...DASHBOARD_READ_ROLES);
   const app = new Hono<E>();
 
   // The page itself is public: it asks /api/v1/auth/me and shows the login form when there is no session.

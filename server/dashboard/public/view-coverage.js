@@ -120,22 +120,34 @@ async function communes(plan) {
   const name = (r) => r.communeName ?? r.commune?.name ?? r.name ?? r.commune;
   const id = (r) => r.communeId ?? r.commune?.id ?? r.id;
   const district = (r) => r.districtName ?? r.district?.name ?? r.district ?? '—';
+  const problems = (r) => {
+    const p = r.problems ?? {};
+    const parts = Object.entries(p).filter(([, n]) => typeof n === 'number' && n > 0);
+    return parts.length ? h('span', { class: 'bad' }, parts.map(([k, n]) => `${k}: ${n}`).join(', ')) : '—';
+  };
   return table(
     [
       { label: t('district'), cell: district },
       { label: t('commune'), cell: (r) => link(`#/site/${encodeURIComponent(id(r))}`, name(r)) },
+      { label: t('state'), cell: (r) => (r.communeEquipped ? badge('met', t('equipped')) : badge('notmet', t('notMet'))) },
       { label: t('site'), num: true, cell: (r) => (Array.isArray(r.sites) ? r.sites.length : r.sites) },
       { label: t('devices'), num: true, cell: (r) => r.devices },
-      { label: t('equipped'), cell: (r) => (r.equipped === true ? '✓' : r.equipped === false ? '✗' : r.equipped) },
-      { label: t('operational'), cell: (r) => (r.operational === true ? '✓' : r.operational === false ? '✗' : r.operational) },
+      {
+        label: `${t('equipped')} / ${t('operational')} / ${t('planned')}`,
+        num: true,
+        cell: (r) =>
+          [r.equipped, r.operational, r.planned].map((v) => (v === null || v === undefined ? '—' : String(v))).join(' / '),
+      },
       { label: t('lastSeen'), cell: (r) => fmtTime(r.lastSeen) },
+      { label: t('contentSeq'), num: true, cell: (r) => r.contentSeq ?? '—' },
+      { label: t('problems'), cell: problems },
     ],
     rows,
   );
 }
 
 function reports(plan) {
-  const base = qs({ planId: plan.id, asOf: todayInVietnam() });
+  const base = qs({ plan: plan.id, asOf: todayInVietnam() });
   return h(
     'p',
     {},
