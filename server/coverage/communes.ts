@@ -1,0 +1,213 @@
+/**
+ * Per-commune progress rows (district → commune → site) for the dashboard and reports. Pure; the same
+ * definitions as the engine: a site is equipped on the day, operational now.
+ */
+import { dayOf } from './days.js';
+import {
+  type CoverageDevice,
+  CoverageInputError,
+  type CoverageOptions,
+  type CoverageSite,
+  checkAsOf,
+  countingWindow,
+  equippedOn,
+  existsOn,
+  operationalNow,
+  sitesInScope,
+  windowsBySite,
+} from './engine.js';
+import { type Plan, type PlanSummary, summarizePlan } from './plan.js';
+
+export interface FleetDevice extends CoverageDevice {
+  contentSeq: number | null;
+  /** The last sync report's state (`downloading` | `applied` | `failed`), if any. */
+  syncState: string | null;
+}
+
+export interface Problems {
+  /** Devices that count now but were not seen within offline_after. */
+  offline: number;
+  /** Devices that connected but never applied a manifest. */
+  neverApplied: number;
+  /** Devices whose last sync failed. */
+  syncFailed: number;
+}
+
+interface Progress {
+  /** Devices not decommissioned. */
+  devices: number;
+  lastSeen: number | null;
+  /** The lowest content seq applied among the devices that count now (the laggard). */
+  contentSeq: number | null;
+  problems: Problems;
+}
+
+export interface SiteRow extends Progress {
+  id: string;
+  kind: CoverageSite['kind'];
+  name: string;
+  equipped: boolean;
+  operational: boolean | null;
+  /** Has a device that does not count yet (registered, provisioned, or no manifest applied). */
+  planned: boolean;
+}
+
+export interface CommuneRow extends Progress {
+  commune: { id: string; name: string; adminCode: string | null };
+  /** The district the commune belonged to; `abolished` once the district level ended (2025-07-01). */
+  district: { id: string; name: string; abolished: boolean } | null;
+  /** The commune itself is equipped (what the commune targets count). */
+  communeEquipped: boolean;
+  sites: number;
+  equipped: number;
+  operational: number | null;
+  planned: number;
+  siteRows?: SiteRow[];
+}
+
+export interface CommunesReport {
+  plan: PlanSummary;
+  asOf: string;
+  communes: CommuneRow[];
+}
+
+function emptyProgress(): Progress {
+  return { devices: 0, lastSeen: null, contentSeq: null, problems: { offline: 0, neverApplied: 0, syncFailed: 0 } };
+}
+
+function minOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.max(a, b);
+}
+
+function addProgress(into: Progress, from: Progress): void {
+  into.devices += from.devices;
+  into.lastSeen = maxOrNull(into.lastSeen, from.lastSeen);
+  into.contentSeq = minOrNull(into.contentSeq, from.contentSeq);
+  into.problems.offline += from.problems.offline;
+  into.problems.neverApplied += from.problems.neverApplied;
+  into.problems.syncFailed += from.problems.syncFailed;
+}
+
+function deviceProgress(devices: readonly FleetDevice[], options: CoverageOptions): Progress & { planned: boolean } {
+  const p = { ...emptyProgress(), planned: false };
+  for (const d of devices) {
+    if (d.status === 'decommissioned') continue;
+    p.devices++;
+    p.lastSeen = maxOrNull(p.lastSeen, d.lastSeen);
+    if (d.syncState === 'failed') p.problems.syncFailed++;
+    const window = countingWindow(d);
+    if (window && window.start <= options.now && options.now < window.end) {
+      p.contentSeq = minOrNull(p.contentSeq, d.contentSeq);
+      if (d.lastSeen === null || options.now - d.lastSeen > options.offlineAfterMs) p.problems.offline++;
+    } else {
+      p.planned = true;
+      if (d.firstSeen !== null && d.equippedAt === null) p.problems.neverApplied++;
+    }
+  }
+  return p;
+}
+
+/**
+ * The communes the plan is about on `asOf` (in a target's scope, or hosting a site that is) with their
+ * sites and devices. A site whose commune no longer exists cannot be placed and is refused, naming it;
+ * a commune whose district was abolished keeps it as its former district (the district level ended).
+ */
+export function communeRows(
+  input: { plan: Plan; sites: readonly CoverageSite[]; devices: readonly FleetDevice[] },
+  asOf: string,
+  options: CoverageOptions,
+  include: { siteRows: boolean } = { siteRows: false },
+): CommunesReport {
+  const { plan, sites } = input;
+  checkAsOf(asOf, plan, options);
+  const isToday = asOf === dayOf(options.now, options.utcOffsetMinutes);
+  const byId = new Map(sites.map((s) => [s.id, s]));
+  const children = new Map<string, CoverageSite[]>();
+  for (const site of sites) {
+    if (site.parentId === null || !existsOn(site, asOf)) continue;
+    const list = children.get(site.parentId);
+    if (list) list.push(site);
+    else children.set(site.parentId, [site]);
+  }
+  const devicesBySite = new Map<string, FleetDevice[]>();
+  for (const d of input.devices) {
+    if (d.siteId === null) continue;
+    const list = devicesBySite.get(d.siteId);
+    if (list) list.push(d);
+    else devicesBySite.set(d.siteId, [d]);
+  }
+  const windows = windowsBySite(input.devices);
+
+  const communeIds = new Set<string>();
+  for (const target of plan.targets) {
+    for (const site of sitesInScope(target, sites, byId)) {
+      if (!existsOn(site, asOf)) continue;
+      if (site.kind === 'commune') {
+        communeIds.add(site.id);
+        continue;
+      }
+      if (site.kind === 'district' || site.parentId === null) continue;
+      const parent = byId.get(site.parentId);
+      if (parent?.kind !== 'commune') continue;
+      if (!existsOn(parent, asOf)) {
+        throw new CoverageInputError(
+          'site_parent_abolished',
+          `site "${site.id}" (${site.name}) is in commune "${parent.id}" (${parent.name}), which did not exist on ${asOf}; move the site to the commune that replaced it`,
+        );
+      }
+      communeIds.add(parent.id);
+    }
+  }
+
+  const siteRow = (site: CoverageSite): SiteRow => {
+    const progress = deviceProgress(devicesBySite.get(site.id) ?? [], options);
+    const siteWindows = windows.get(site.id);
+    const equipped = equippedOn(siteWindows, asOf, options);
+    return {
+      id: site.id,
+      kind: site.kind,
+      name: site.name,
+      ...progress,
+      equipped,
+      operational: isToday ? equipped && operationalNow(siteWindows, options) : null,
+      planned: progress.planned && !equipped,
+    };
+  };
+
+  const rows: CommuneRow[] = [];
+  for (const id of communeIds) {
+    const commune = byId.get(id) as CoverageSite;
+    const siteRows = [commune, ...(children.get(id) ?? [])].map(siteRow);
+    const parent = commune.parentId ? byId.get(commune.parentId) : undefined;
+    const row: CommuneRow = {
+      commune: { id: commune.id, name: commune.name, adminCode: commune.adminCode ?? null },
+      district: parent?.kind === 'district' ? { id: parent.id, name: parent.name, abolished: !existsOn(parent, asOf) } : null,
+      communeEquipped: (siteRows[0] as SiteRow).equipped,
+      sites: siteRows.length,
+      equipped: 0,
+      operational: isToday ? 0 : null,
+      planned: 0,
+      ...emptyProgress(),
+    };
+    for (const s of siteRows) {
+      addProgress(row, s);
+      if (s.equipped) row.equipped++;
+      if (s.operational && row.operational !== null) row.operational++;
+      if (s.planned) row.planned++;
+    }
+    if (include.siteRows) row.siteRows = siteRows;
+    rows.push(row);
+  }
+  const collator = new Intl.Collator('vi');
+  rows.sort(
+    (a, b) =>
+      collator.compare(a.district?.name ?? '', b.district?.name ?? '') || collator.compare(a.commune.name, b.commune.name),
+  );
+  return { plan: summarizePlan(plan), asOf, communes: rows };
+}

@@ -1,0 +1,186 @@
+/**
+ * The coverage API (DESIGN §4, §6): plans, coverage on a day, trend, per-commune progress, and the
+ * department's reports. `createCoverageRoutes(deps)` returns a Hono app to mount at `/api/v1`.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { Role } from '../../protocol/index.js';
+import type { Database } from '../db/open-database.js';
+import { communeRows } from './communes.js';
+import { getPlan, listPlans, readCountingDevices, readCoverageSites, readFleetDevices, savePlan } from './coverage-repo.js';
+import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
+import { CoverageInputError, type CoverageOptions, computeCoverage } from './engine.js';
+import { InvalidPlanError, type Plan } from './plan.js';
+import { coverageCsv } from './report-csv.js';
+import { coverageXlsx } from './report-xlsx.js';
+import { computeTrend } from './trend.js';
+
+export interface CoverageRouteDeps {
+  db: Database;
+  /** The server's role guard; it authenticates and refuses other roles (admin passes every check). */
+  requireRole: (...roles: Role[]) => MiddlewareHandler;
+  /** `OFFLINE_AFTER`: a counting device silent longer than this is offline. */
+  offlineAfterMs: number;
+  /** Which plan the reports use when none is named and several are loaded. */
+  defaultPlanId?: string;
+  /** Records a change a person made (`POST /plans`). */
+  audit?: (entry: { actor: string; action: string; target?: string | null; detail?: unknown }) => void;
+  now?: () => number;
+  utcOffsetMinutes?: number;
+}
+
+/** Everyone signed in may read coverage; the department (and admin) loads plans. */
+const READ_ROLES: Role[] = ['department', 'editor', 'approver', 'technician'];
+const WRITE_ROLES: Role[] = ['department'];
+
+class CoverageHttpError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 422,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The coverage module's errors as `{error: {code, message}}`; anything else goes on to the server's handler. */
+function toHttpError(error: Error): CoverageHttpError | null {
+  if (error instanceof CoverageHttpError) return error;
+  if (error instanceof CoverageInputError) {
+    const status = error.code === 'unknown_site' || error.code === 'site_parent_abolished' ? 422 : 400;
+    return new CoverageHttpError(status, error.code, error.message);
+  }
+  if (error instanceof InvalidPlanError)
+    return new CoverageHttpError(error.code === 'invalid_plan' ? 400 : 422, error.code, error.message);
+  return null;
+}
+
+const CoverageQuery = z.object({ asOf: z.string().optional() });
+const CommunesQuery = z.object({ asOf: z.string().optional(), include: z.enum(['sites']).optional() });
+const TrendQuery = z.object({
+  from: z.string().optional(),
+  to: z.string().optional(),
+  paceDays: z.coerce.number().int().min(7).max(3650).optional(),
+});
+const ReportQuery = z.object({ plan: z.string().optional(), asOf: z.string().optional() });
+
+function query<S extends z.ZodType>(schema: S, values: Record<string, string>): z.infer<S> {
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    throw new CoverageHttpError(
+      400,
+      'invalid_query',
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  }
+  return parsed.data;
+}
+
+export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
+  const { db } = deps;
+  const now = deps.now ?? Date.now;
+  const utcOffsetMinutes = deps.utcOffsetMinutes ?? VIETNAM_UTC_OFFSET_MINUTES;
+  const options = (): CoverageOptions => ({ now: now(), offlineAfterMs: deps.offlineAfterMs, utcOffsetMinutes });
+  const readers = deps.requireRole(...READ_ROLES);
+
+  function loadPlan(id: string): Plan {
+    const plan = getPlan(db, id);
+    if (!plan) throw new CoverageHttpError(404, 'unknown_plan', `no plan "${id}"; GET /api/v1/plans lists the loaded plans`);
+    return plan;
+  }
+
+  function reportPlan(id: string | undefined): Plan {
+    if (id) return loadPlan(id);
+    const plans = listPlans(db);
+    if (plans.length === 1) return loadPlan((plans[0] as { id: string }).id);
+    if (deps.defaultPlanId && plans.some((p) => p.id === deps.defaultPlanId)) return loadPlan(deps.defaultPlanId);
+    throw new CoverageHttpError(
+      400,
+      'plan_required',
+      `name the plan: ?plan=<id> (loaded: ${plans.map((p) => p.id).join(', ') || 'none'})`,
+    );
+  }
+
+  function report(plan: Plan, asOfParam: string | undefined) {
+    const opts = options();
+    const asOf = asOfParam ?? dayOf(opts.now, utcOffsetMinutes);
+    const sites = readCoverageSites(db);
+    const devices = readFleetDevices(db);
+    return {
+      plan,
+      coverage: computeCoverage({ plan, sites, devices }, asOf, opts),
+      communes: communeRows({ plan, sites, devices }, asOf, opts),
+      utcOffsetMinutes,
+    };
+  }
+
+  const fileName = (plan: Plan, asOf: string, ext: string) => `coverage-${plan.id}-${asOf}.${ext}`;
+
+  const app = new Hono();
+  app.onError((error, c) => {
+    const mapped = toHttpError(error);
+    if (!mapped) throw error;
+    return c.json({ error: { code: mapped.code, message: mapped.message } }, mapped.status);
+  });
+
+  app.get('/plans', readers, (c) => c.json({ plans: listPlans(db) }));
+
+  app.post('/plans', deps.requireRole(...WRITE_ROLES), async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new CoverageHttpError(400, 'invalid_json', 'the body must be a plan as JSON');
+    }
+    const { plan, replaced } = savePlan(db, body, now());
+    const user = (c.var as { user?: { username: string } }).user;
+    deps.audit?.({ actor: user?.username ?? 'unknown', action: replaced ? 'plan.replace' : 'plan.load', target: plan.id });
+    return c.json(
+      { plan: { id: plan.id, document: plan.document, targets: plan.targets.length }, replaced },
+      replaced ? 200 : 201,
+    );
+  });
+
+  app.get('/plans/:id', readers, (c) => c.json({ plan: loadPlan(c.req.param('id')) }));
+
+  app.get('/plans/:id/coverage', readers, (c) => {
+    const plan = loadPlan(c.req.param('id'));
+    const opts = options();
+    const { asOf = dayOf(opts.now, utcOffsetMinutes) } = query(CoverageQuery, c.req.query());
+    return c.json(computeCoverage({ plan, sites: readCoverageSites(db), devices: readCountingDevices(db) }, asOf, opts));
+  });
+
+  app.get('/plans/:id/trend', readers, (c) => {
+    const plan = loadPlan(c.req.param('id'));
+    const q = query(TrendQuery, c.req.query());
+    return c.json(computeTrend({ plan, sites: readCoverageSites(db), devices: readCountingDevices(db) }, q, options()));
+  });
+
+  app.get('/plans/:id/communes', readers, (c) => {
+    const plan = loadPlan(c.req.param('id'));
+    const opts = options();
+    const q = query(CommunesQuery, c.req.query());
+    const asOf = q.asOf ?? dayOf(opts.now, utcOffsetMinutes);
+    const input = { plan, sites: readCoverageSites(db), devices: readFleetDevices(db) };
+    return c.json(communeRows(input, asOf, opts, { siteRows: q.include === 'sites' }));
+  });
+
+  app.get('/reports/coverage.csv', readers, (c) => {
+    const q = query(ReportQuery, c.req.query());
+    const r = report(reportPlan(q.plan), q.asOf);
+    c.header('Content-Type', 'text/csv; charset=utf-8');
+    c.header('Content-Disposition', `attachment; filename="${fileName(r.plan, r.coverage.asOf, 'csv')}"`);
+    return c.body(coverageCsv(r));
+  });
+
+  app.get('/reports/coverage.xlsx', readers, async (c) => {
+    const q = query(ReportQuery, c.req.query());
+    const r = report(reportPlan(q.plan), q.asOf);
+    const body = await coverageXlsx(r);
+    c.header('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    c.header('Content-Disposition', `attachment; filename="${fileName(r.plan, r.coverage.asOf, 'xlsx')}"`);
+    return c.body(new Uint8Array(body));
+  });
+
+  return app;
+}
