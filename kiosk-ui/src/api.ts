@@ -1,0 +1,34 @@
+/** The agent's local API (DESIGN §8, protocol/local.ts): the only server the page talks to. */
+import type { LocalManifest, LocalViews } from '../../protocol/local.js';
+
+export class LocalApiError extends Error {
+  override name = 'LocalApiError';
+}
+
+export interface LocalApi {
+  manifest(): Promise<LocalManifest>;
+  postViews(views: LocalViews['views']): Promise<void>;
+}
+
+/** Same-origin calls; the page is served by the agent, so there is no base URL to configure. */
+export function createLocalApi(fetchFn: typeof fetch = (input, init) => fetch(input, init)): LocalApi {
+  return {
+    async manifest() {
+      const res = await fetchFn('/local/manifest', { cache: 'no-store' });
+      if (!res.ok) throw new LocalApiError(`GET /local/manifest: ${res.status}`);
+      const body = (await res.json()) as LocalManifest;
+      // A light shape check: the agent validates with the zod schema; here a broken answer must not blank the page.
+      if (!body || !Array.isArray(body.items)) throw new LocalApiError('GET /local/manifest: malformed body');
+      return body;
+    },
+    async postViews(views) {
+      const body: LocalViews = { views };
+      const res = await fetchFn('/local/stats', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new LocalApiError(`POST /local/stats: ${res.status}`);
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/** A PDF read page by page with pdf.js; the worker and its data are served from dist, so it works offline. */
+import { GlobalWorkerOptions, getDocument, type PDFDocumentProxy } from 'pdfjs-dist';
+import { h } from '../dom.js';
+import type { Labels } from '../i18n.js';
+
+export interface PdfViewer {
+  element: HTMLElement;
+  destroy(): void;
+}
+
+export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfViewer {
+  GlobalWorkerOptions.workerSrc = new URL('./pdf.worker.min.mjs', document.baseURI).href;
+  const canvas = h('canvas', { class: 'pdf-page', 'data-testid': 'pdf-canvas' });
+  const pageLabel = h(
+    'span',
+    { class: 'pdf-page-label', 'aria-live': 'polite', 'data-testid': 'pdf-page-label' },
+    labels.loading,
+  );
+  const prev = h('button', { type: 'button', class: 'nav', 'data-testid': 'pdf-prev', disabled: true }, labels.previousPage);
+  const next = h('button', { type: 'button', class: 'nav', 'data-testid': 'pdf-next', disabled: true }, labels.nextPage);
+  const frame = h('div', { class: 'pdf-frame' }, canvas);
+  const element = h(
+    'div',
+    { class: 'pdf-viewer', lang: labelsLang },
+    h('div', { class: 'pdf-controls' }, prev, pageLabel, next),
+    frame,
+  );
+
+  const base = new URL('./pdfjs/', document.baseURI).href;
+  const task = getDocument({
+    url,
+    isEvalSupported: false,
+    standardFontDataUrl: `${base}standard_fonts/`,
+    cMapUrl: `${base}cmaps/`,
+    cMapPacked: true,
+    wasmUrl: `${base}wasm/`,
+    iccUrl: `${base}iccs/`,
+  });
+  let doc: PDFDocumentProxy | null = null;
+  let current = 1;
+  let rendering: Promise<void> = Promise.resolve();
+  let destroyed = false;
+
+  async function render(pageNumber: number): Promise<void> {
+    if (!doc || destroyed) return;
+    const page = await doc.getPage(pageNumber);
+    const width = Math.max(300, frame.clientWidth || 800);
+    const unscaled = page.getViewport({ scale: 1 });
+    const scale = width / unscaled.width;
+    const ratio = window.devicePixelRatio || 1;
+    const viewport = page.getViewport({ scale: scale * ratio });
+    canvas.width = Math.floor(viewport.width);
+    canvas.height = Math.floor(viewport.height);
+    canvas.style.width = `${Math.floor(viewport.width / ratio)}px`;
+    await page.render({ canvas, viewport }).promise;
+    current = pageNumber;
+    pageLabel.textContent = labels.page(current, doc.numPages);
+    canvas.dataset.renderedPage = String(current);
+    prev.disabled = current <= 1;
+    next.disabled = current >= doc.numPages;
+  }
+
+  function go(pageNumber: number): void {
+    // Serialise renders: pdf.js refuses two renders on one canvas at once.
+    rendering = rendering.then(() => render(pageNumber)).catch(() => undefined);
+  }
+  prev.addEventListener('click', () => go(current - 1));
+  next.addEventListener('click', () => go(current + 1));
+
+  task.promise.then(
+    (loaded) => {
+      doc = loaded;
+      go(1);
+    },
+    () => {
+      if (!destroyed) pageLabel.textContent = labels.cannotShow;
+    },
+  );
+
+  return {
+    element,
+    destroy() {
+      destroyed = true;
+      void task.destroy();
+    },
+  };
+}
