@@ -161,3 +161,17 @@ export const sampleFiles = {
     return Buffer.concat([head, filler]);
   },
 };
+
+/** fetch against the test server with a person's token or a device's Basic credentials; JSON bodies encoded. */
+export function client(baseUrl: string, authorization: string) {
+  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const all: Record<string, string> = { authorization, ...headers };
+    let payload: Uint8Array | string | undefined;
+    if (body instanceof Uint8Array) payload = body;
+    else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      all['content-type'] = 'application/json';
+    }
+    return fetch(`${baseUrl}${path}`, { method, headers: all, ...(payload === undefined ? {} : { body: payload }) });
+  };
+}
