@@ -1,7 +1,8 @@
 /**
  * Reading the CSV files spreadsheets export: UTF-8 with or without BOM (anything else is refused as a whole,
  * because a Latin-1 or Windows-1258 file would turn "Đức Cơ" into mojibake that looks valid), a header row,
- * and records numbered by the file line they start on, so a report can point at the line to fix.
+ * and records numbered by the file line they start on, so a report can point at the line to fix. A stray quote
+ * inside an unquoted field (`Màn hình 55"`) is kept as written rather than failing the whole file.
  */
 import { parse } from 'csv-parse/sync';
 import { badRequest } from './errors.js';
@@ -61,6 +62,7 @@ export function readCsv(bytes: Uint8Array): CsvFile {
     parsed = parse(text, {
       bom: true,
       relax_column_count: true,
+      relax_quotes: true,
       skip_empty_lines: true,
       trim: true,
       info: true,

@@ -1,0 +1,191 @@
+/**
+ * Whole stack (issue 3/8 "done when"): a real server (createServer: SQLite file, aedes broker, core routes),
+ * the provisioning routes over real HTTP, and the technicians' CLI spawned through tsx: create a token,
+ * enroll, connect with the issued credentials over MQTT, be refused with a wrong secret, be disconnected
+ * after revoke.
+ *
+ * Until the provisioning routes are wired into createServer, they run on a second HTTP server over the same
+ * database and broker URLs (the CLI talks to it for provisioning, to the core server for revoke).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { MqttClient } from 'mqtt';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentConfigFile, topics } from '../protocol/index.js';
+import { createAudit } from '../server/auth/audit.js';
+import { createAuthMiddleware } from '../server/auth/auth-middleware.js';
+import { loadOrCreateSigningKeys } from '../server/content/signing-keys.js';
+import { buildHttpApp } from '../server/http/app.js';
+import type { AppEnv } from '../server/http/app-env.js';
+import { createProvisioningRoutes } from '../server/provisioning/provisioning-routes.js';
+import {
+  connectDevice,
+  HttpSession,
+  healthSample,
+  startTestServer,
+  TEST_ADMIN_PASSWORD,
+  type TestServer,
+  waitFor,
+} from '../server/testing/test-server.js';
+
+let server: TestServer;
+let provisioningUrl: string;
+let closeProvisioning: () => Promise<void>;
+let work: string;
+let tokenFile: string;
+let manifestKey: string;
+const clients: MqttClient[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  work = mkdtempSync(join(tmpdir(), 'prov-stack-'));
+  manifestKey = (await loadOrCreateSigningKeys(server.dataDir)).publicKeyPem;
+  const urls = { publicUrl: '', mqttUrl: server.mqttUrl };
+  const log = pino({ level: 'silent' });
+  const routes = createProvisioningRoutes<AppEnv>({
+    db: server.db,
+    log,
+    auth: createAuthMiddleware(server.db),
+    audit: createAudit(server.db),
+    urls,
+    manifestKey,
+  });
+  const app = buildHttpApp([{ path: '/api/v1', app: routes }], log);
+  await new Promise<void>((resolve) => {
+    const http = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+      urls.publicUrl = `http://127.0.0.1:${info.port}`;
+      resolve();
+    });
+    closeProvisioning = () => new Promise((done) => http.close(() => done()));
+  });
+  provisioningUrl = urls.publicUrl;
+
+  const admin = new HttpSession(server.httpUrl);
+  expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
+  const created = await admin.json<{ token: string }>('POST', '/api/v1/auth/tokens', { name: 'provisioning-test' });
+  tokenFile = join(work, 'api-token');
+  writeFileSync(tokenFile, `${created.body.token}\n`, { mode: 0o600 });
+});
+
+afterAll(async () => {
+  for (const client of clients) client.end(true);
+  await closeProvisioning?.();
+  await server?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs the CLI as a technician would (tsx, a separate process); bounded in time. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'provisioning/cli.ts', ...args], {
+      cwd: process.cwd(),
+      env: { PATH: process.env.PATH ?? '', HOME: work, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`CLI ${args.join(' ')} did not finish in 60 s\n${stdout}\n${stderr}`));
+    }, 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('technician flow, whole stack', () => {
+  it('token → CLI enroll → MQTT with the issued credentials → wrong secret refused → revoke disconnects', async () => {
+    const created = await cli([
+      'tokens',
+      'create',
+      '--site',
+      'gl-c-iadom',
+      '--ttl',
+      '2h',
+      '--json',
+      '--server',
+      provisioningUrl,
+      '--token-file',
+      tokenFile,
+    ]);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const token = JSON.parse(created.stdout).tokens[0] as { token: string; enrollUrl: string; siteId: string };
+    expect(token.siteId).toBe('gl-c-iadom');
+
+    // The kiosk side: the QR's link is enough (it names the server).
+    const dir = join(work, 'kiosk');
+    const enrolled = await cli(['enroll', '--token', token.enrollUrl, '--dir', dir, '--serial', 'KIOSK-SN-1']);
+    expect(enrolled.stderr).toBe('');
+    expect(enrolled.code).toBe(0);
+    expect(enrolled.stdout).toContain('accepted the credentials');
+    const configPath = join(dir, 'agent-config.json');
+    expect(statSync(configPath).mode & 0o777).toBe(0o600);
+    const config = AgentConfigFile.parse(JSON.parse(readFileSync(configPath, 'utf8')));
+    expect(config).toMatchObject({ siteId: 'gl-c-iadom', mqttUrl: server.mqttUrl, apiUrl: provisioningUrl, manifestKey });
+
+    // The same token again: refused, the server's words shown, exit code 4.
+    const again = await cli(['enroll', '--server', provisioningUrl, '--token', token.token, '--dir', join(work, 'other')]);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain('enrollment_token_used');
+
+    const device = await connectDevice(server.mqttUrl, config.deviceId, config.secret);
+    clients.push(device);
+    // First health visible on the server.
+    await device.publishAsync(topics.health(config.deviceId), JSON.stringify({ samples: [healthSample(1)] }), { qos: 1 });
+    const admin = new HttpSession(server.httpUrl);
+    await admin.login('admin', TEST_ADMIN_PASSWORD);
+    const health = await admin.json<{ samples: unknown[] }>('GET', `/api/v1/devices/${config.deviceId}/health?resolution=raw`);
+    expect(health.body.samples).toHaveLength(1);
+
+    await expect(connectDevice(server.mqttUrl, config.deviceId, `${config.secret}x`)).rejects.toThrow();
+
+    const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+    const revoked = await cli(['devices', 'revoke', config.deviceId, '--server', server.httpUrl], {
+      KIOSK_API_TOKEN: readFileSync(tokenFile, 'utf8').trim(),
+    });
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    await closed;
+    await expect(connectDevice(server.mqttUrl, config.deviceId, config.secret)).rejects.toThrow();
+    const row = await waitFor(
+      () => server.db.prepare('SELECT status FROM devices WHERE id = ?').get(config.deviceId) as { status: string } | undefined,
+      'device row',
+    );
+    expect(row.status).toBe('decommissioned');
+    expect(server.db.prepare('SELECT count(*) FROM health WHERE device_id = ?').pluck().get(config.deviceId)).toBe(1);
+  }, 180_000); // five CLI processes (tsx start-up) on a shared, busy machine
+
+  it('reports import problems through the CLI with exit codes: rejected rows 1, wrong encoding 4', async () => {
+    const good = join(work, 'inventory.csv');
+    writeFileSync(good, '\uFEFFserial,model,kind,site\nINV-9,Màn hình 55",display,gl-c-iao\nINV-10,X,kiosk,gl-c-nowhere\n');
+    const partial = await cli(['devices', 'import', good, '--server', provisioningUrl, '--token-file', tokenFile]);
+    expect(partial.stderr).toContain('unknown site');
+    expect(partial.code).toBe(1);
+    expect(partial.stdout).toMatch(/line\s+2\s+created/);
+    expect(partial.stderr).toContain("unknown site 'gl-c-nowhere'");
+    expect(server.db.prepare(`SELECT model FROM devices WHERE serial = 'INV-9'`).pluck().get()).toBe('Màn hình 55"');
+
+    const latin1 = join(work, 'sites-latin1.csv');
+    writeFileSync(latin1, Buffer.from('id,kind,name,parent_id,border\ngl-c-x,commune,\xD0\xE0 N\xE9ng,gl-d-ducco,1\n', 'latin1'));
+    const refused = await cli(['sites', 'import', latin1, '--server', provisioningUrl, '--token-file', tokenFile]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('csv_not_utf8');
+    expect(server.db.prepare(`SELECT count(*) FROM sites WHERE id = 'gl-c-x'`).pluck().get()).toBe(0);
+
+    const noToken = await cli(['sites', 'import', latin1, '--server', provisioningUrl]);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain('KIOSK_API_TOKEN');
+  }, 120_000);
+});
