@@ -28,7 +28,11 @@ export async function buildKioskUi(outDir = join(here, 'dist')): Promise<void> {
     target: 'chrome110',
     minify: true,
     sourcemap: false,
-    outfile: join(outDir, 'app.js'),
+    // pdf.js (most of the code) is split into a chunk loaded only when a PDF is opened: a faster first screen.
+    splitting: true,
+    outdir: outDir,
+    entryNames: 'app',
+    chunkNames: 'chunks/[name]-[hash]',
     legalComments: 'none',
     logLevel: 'warning',
   });

@@ -17,7 +17,7 @@ import {
   saveShot,
   shotWithAndWithoutBundledFonts,
 } from './fixtures/kiosk/browser.js';
-import { JRAI_TEXT, LAO_TITLE, localManifest, makeKioskContent } from './fixtures/kiosk/content.js';
+import { JRAI_TEXT, LAO_TITLE, localManifest, makeKioskContent, storeInDir } from './fixtures/kiosk/content.js';
 import { type KioskFixtureServer, startKioskFixtureServer } from './fixtures/kiosk/local-server.js';
 
 const PORTRAIT = { width: 1080, height: 1920 };
@@ -35,7 +35,7 @@ beforeAll(async () => {
   // Built into a temp dir from the current source, so the test never races another test reading kiosk-ui/dist.
   await buildKioskUi(distDir);
   mkdirSync(filesDir);
-  items = makeKioskContent(filesDir);
+  items = makeKioskContent(storeInDir(filesDir));
   server = await startKioskFixtureServer({ distDir, filesDir, manifest: localManifest(items) });
   browser = await launchChromium();
 });

@@ -166,6 +166,9 @@ export class KioskApp {
       }
     }
     this.root.replaceChildren(...elements);
+    // For load-time measurements (tests/kiosk-ui-agent.test.ts): when the first real screen was on the page.
+    if (this.manifestJson && performance.getEntriesByName('kiosk-first-screen').length === 0)
+      performance.mark('kiosk-first-screen');
     this.root.dataset.screen = elements[0]?.dataset.screen ?? elements[1]?.dataset.screen ?? '';
     // Move focus to the new screen's heading so keyboard and screen-reader users start at the top.
     const heading = this.root.querySelector<HTMLElement>('h1');

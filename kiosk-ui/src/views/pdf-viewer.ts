@@ -1,5 +1,5 @@
 /** A PDF read page by page with pdf.js; the worker and its data are served from dist, so it works offline. */
-import { GlobalWorkerOptions, getDocument, type PDFDocumentProxy } from 'pdfjs-dist';
+import type { PDFDocumentLoadingTask, PDFDocumentProxy } from 'pdfjs-dist';
 import { h } from '../dom.js';
 import type { Labels } from '../i18n.js';
 
@@ -9,7 +9,6 @@ export interface PdfViewer {
 }
 
 export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfViewer {
-  GlobalWorkerOptions.workerSrc = new URL('./pdf.worker.min.mjs', document.baseURI).href;
   const canvas = h('canvas', { class: 'pdf-page', 'data-testid': 'pdf-canvas' });
   const pageLabel = h(
     'span',
@@ -27,15 +26,7 @@ export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfV
   );
 
   const base = new URL('./pdfjs/', document.baseURI).href;
-  const task = getDocument({
-    url,
-    isEvalSupported: false,
-    standardFontDataUrl: `${base}standard_fonts/`,
-    cMapUrl: `${base}cmaps/`,
-    cMapPacked: true,
-    wasmUrl: `${base}wasm/`,
-    iccUrl: `${base}iccs/`,
-  });
+  let task: PDFDocumentLoadingTask | null = null;
   let doc: PDFDocumentProxy | null = null;
   let current = 1;
   let rendering: Promise<void> = Promise.resolve();
@@ -67,21 +58,37 @@ export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfV
   prev.addEventListener('click', () => go(current - 1));
   next.addEventListener('click', () => go(current + 1));
 
-  task.promise.then(
-    (loaded) => {
-      doc = loaded;
-      go(1);
-    },
-    () => {
-      if (!destroyed) pageLabel.textContent = labels.cannotShow;
-    },
-  );
+  import('pdfjs-dist')
+    .then((pdfjs) => {
+      if (destroyed) return;
+      pdfjs.GlobalWorkerOptions.workerSrc = new URL('./pdf.worker.min.mjs', document.baseURI).href;
+      task = pdfjs.getDocument({
+        url,
+        isEvalSupported: false,
+        standardFontDataUrl: `${base}standard_fonts/`,
+        cMapUrl: `${base}cmaps/`,
+        cMapPacked: true,
+        wasmUrl: `${base}wasm/`,
+        iccUrl: `${base}iccs/`,
+      });
+      return task.promise;
+    })
+    .then(
+      (loaded) => {
+        if (!loaded || destroyed) return;
+        doc = loaded;
+        go(1);
+      },
+      () => {
+        if (!destroyed) pageLabel.textContent = labels.cannotShow;
+      },
+    );
 
   return {
     element,
     destroy() {
       destroyed = true;
-      void task.destroy();
+      void task?.destroy();
     },
   };
 }
