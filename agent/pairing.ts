@@ -70,7 +70,13 @@ export async function pairUntilClaimed(o: PairingOptions): Promise<EnrollRespons
         await sleep(o.pollMs, o.signal);
         if (o.signal.aborted) break;
         const poll = await fetch(`${base}/api/v1/pairing/${encodeURIComponent(started.pollToken)}`, { signal: o.signal });
-        if (poll.status === 404 || poll.status === 410) break; // expired: ask for a new code
+        if (poll.status === 404 || poll.status === 410) break; // unknown, expired or spent: ask for a new code
+        if (poll.status === 429 || poll.status >= 500) {
+          // Keep the code on screen: the technician may be typing it right now.
+          await poll.body?.cancel();
+          await sleep(o.pollMs * 4, o.signal);
+          continue;
+        }
         if (!poll.ok) throw new Error(`pairing poll answered ${poll.status}`);
         const state = PairingPoll.parse(await poll.json());
         if (state.state === 'claimed') {
