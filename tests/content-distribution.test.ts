@@ -72,7 +72,7 @@ describe('content distribution', () => {
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe('forbidden');
     expect((await kioskA('GET', `/files/${stations.sha256}`)).status).toBe(403);
     expect((await station('GET', `/files/${stations.sha256}`)).status).toBe(200);
-    expect((await client(server.url, basic('kiosk-a', 'wrong'))('GET', '/api/v1/devices/kiosk-a/manifest')).status).toBe(403);
+    expect((await client(server.url, basic('kiosk-a', 'wrong'))('GET', '/api/v1/devices/kiosk-a/manifest')).status).toBe(401);
   });
 
   it('answers If-None-Match with 304 while nothing changes, and a Range past the end with 416', async () => {

@@ -125,7 +125,7 @@ describe('content workflow', () => {
     expect((await department('POST', `/api/v1/content/${id}/publish`)).status).toBe(403);
     expect((await approver('POST', `/api/v1/content/${id}/publish`)).status).toBe(200);
     const device = client(server.url, basic('kiosk-1', server.addDevice('kiosk-1', 'c-ia-dom')));
-    expect((await device('GET', '/api/v1/content')).status).toBe(403);
+    expect((await device('GET', '/api/v1/content')).status).toBe(401);
   });
 
   it('editing a published item opens a new version that needs a new review, while the published one stays', async () => {

@@ -2,11 +2,14 @@
  * HTTP of the content library (`/api/v1/content…`) and the device-facing manifest and sync views.
  * Editors write, approvers approve, publish and retire; the department reads. Mount at `/`.
  */
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { Day, Id } from '../../protocol/index.js';
+import type { AppEnv } from '../http/app-env.js';
+import { jsonBody } from '../http/validate.js';
 import { badRequest, ContentError, forbidden, notFound, tooLarge, typeMismatch } from './errors.js';
-import { type ContentAuth, type ContentEnv, jsonBody, mapErrors, parse } from './http-support.js';
+import { type ContentAuth, parse } from './http-support.js';
 import { getFile, getItem, getItemRow, listItems, listTopics } from './library-repo.js';
 import { CreateItem, Lang, ListQuery, TranslationInput, UpdateItem } from './library-schemas.js';
 import { declaredMatches } from './mime.js';
@@ -17,9 +20,9 @@ import { deviceSync, itemStats } from './stats-repo.js';
 const RESERVED_IDS = new Set(['topics', 'files']);
 const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
 
-export function createContentRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<ContentEnv> {
+export function createContentRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<AppEnv> {
   const { db, store, workflow, distribution, auth } = deps;
-  const app = mapErrors(new Hono<ContentEnv>());
+  const app = new Hono<AppEnv>();
   const read = auth.requireRole('department', 'editor', 'approver');
   const edit = auth.requireRole('editor');
   const review = auth.requireRole('approver');
@@ -69,7 +72,10 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
     const declaredLength = Number(c.req.header('content-length') ?? Number.NaN);
     if (declaredLength > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
     const item = workflow.checkFileTarget(id, lang);
-    const body = c.req.raw.body;
+    // Under @hono/node-server the Node request itself is the cheapest stream (no web-stream round trip);
+    // elsewhere the standard body stream does the same job.
+    const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+    const body = incoming instanceof Readable ? incoming : c.req.raw.body;
     if (!body) throw badRequest('the body must be the file');
     const declared = c.req.header('content-type');
     const kindCheck = workflow.fileCheck(item);

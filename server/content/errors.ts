@@ -1,15 +1,12 @@
 /**
- * Domain errors of the content library. Each carries the HTTP status and the stable `code` of the API's
- * `{error: {code, message}}`; the server's single error mapping turns them into responses.
+ * Domain errors of the content library: the core's DomainError (status + stable `code`), so the server's one
+ * error mapping (`http/app.ts`) turns them into `{error: {code, message}}`.
  */
-export class ContentError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 413 | 422,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ContentError';
+import { DomainError } from '../errors.js';
+
+export class ContentError extends DomainError {
+  constructor(status: 400 | 403 | 404 | 409 | 413 | 422, code: string, message: string) {
+    super(status, code, message);
   }
 }
 

@@ -1,17 +1,18 @@
 /** `GET /files/{sha256}` (DESIGN §6): device-authenticated, and only files in the device's own manifest. */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import type { AppEnv } from '../http/app-env.js';
 import { forbidden, notFound } from './errors.js';
-import { type ContentAuth, type ContentEnv, mapErrors, parse } from './http-support.js';
+import { type ContentAuth, parse } from './http-support.js';
 import { getFile } from './library-repo.js';
 import { fileResponse } from './serve-file.js';
 import type { ContentServices } from './services.js';
 
 const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
 
-export function createFileRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<ContentEnv> {
+export function createFileRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<AppEnv> {
   const { db, store, distribution, auth } = deps;
-  const app = mapErrors(new Hono<ContentEnv>());
+  const app = new Hono<AppEnv>();
   app.on(['GET', 'HEAD'], '/files/:sha256', auth.requireDevice(), async (c) => {
     const sha256 = parse(Sha, c.req.param('sha256'));
     const device = c.var.device;

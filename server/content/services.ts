@@ -3,10 +3,11 @@
  * signing key, the audit log and the broker's manifest notice. One call in the server's composition root.
  */
 import type { SigningKeys } from '../../protocol/index.js';
+import type { AuditFn } from '../auth/audit.js';
 import type { Database } from '../db/open-database.js';
 import { createDistribution, type Distribution } from './distribution.js';
 import { type ContentStore, createContentStore } from './store.js';
-import { type AuditFn, createWorkflow, type Workflow } from './workflow.js';
+import { createWorkflow, type Workflow } from './workflow.js';
 
 export interface ContentServiceDeps {
   db: Database;

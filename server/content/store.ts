@@ -81,7 +81,11 @@ export function createContentStore(options: { dataDir: string; maxBytes?: number
   }
 
   function open(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: fewer, larger chunks on the way out (the default 64 KiB halves download throughput).
+    return createReadStream(pathOf(sha256), {
+      highWaterMark: 1024 * 1024,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   return { root, put, pathOf, sizeOf, open };

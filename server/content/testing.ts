@@ -1,25 +1,26 @@
 /**
- * A real HTTP server with only the content routes, a real SQLite file in a temp dir, for the content tests
- * and the benchmark. Users and devices are real rows; requests authenticate with the core's auth middleware
- * shape (`Bearer <token>` for people, HTTP Basic for devices).
+ * A real HTTP server with the content routes mounted the way the server mounts route modules (the core's
+ * error mapping, auth middleware and audit log), a real SQLite file in a temp dir: for the content tests and
+ * the benchmark. Users and devices are real rows; people authenticate with API tokens, devices with HTTP Basic.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
-import { Hono } from 'hono';
-import { createMiddleware } from 'hono/factory';
+import { createAdaptorServer } from '@hono/node-server';
+import { pino } from 'pino';
 import type { Role, SigningKeys } from '../../protocol/index.js';
+import { createAudit } from '../auth/audit.js';
+import { createAuthMiddleware } from '../auth/auth-middleware.js';
+import { createApiToken, insertUser } from '../auth/users-repo.js';
 import { type Database, openDatabase } from '../db/open-database.js';
-import { verifyDeviceSecret } from '../registry/device-secret.js';
+import { buildHttpApp } from '../http/app.js';
 import { registerDevice } from '../registry/devices-repo.js';
 import { upsertSites } from '../registry/sites-repo.js';
 import { createContentRoutes } from './content-routes.js';
-import { ContentError } from './errors.js';
 import { createFileRoutes } from './file-routes.js';
-import type { ContentAuth, ContentEnv } from './http-support.js';
 import { createContentServices } from './services.js';
 import { loadOrCreateSigningKeys } from './signing-keys.js';
 
@@ -29,44 +30,11 @@ export interface ContentTestServer {
   db: Database;
   keys: SigningKeys;
   notices: Array<{ deviceId: string; seq: number }>;
+  /** Adds a user and returns an API token for them. */
   addUser(username: string, role: Role): string;
+  /** Adds an active device at a site and returns its secret. */
   addDevice(id: string, siteId: string | null): string;
   close(): Promise<void>;
-}
-
-/** People's API tokens of this test server: token → username. */
-function testAuth(db: Database, tokens: Map<string, string>): ContentAuth {
-  return {
-    requireRole: (...roles: Role[]) =>
-      createMiddleware<ContentEnv>(async (c, next) => {
-        const token = c.req.header('authorization')?.replace(/^Bearer /, '') ?? '';
-        const username = tokens.get(token);
-        const user = username
-          ? (db.prepare('SELECT username, role FROM users WHERE username = ? AND disabled = 0').get(username) as
-              | { username: string; role: Role }
-              | undefined)
-          : undefined;
-        if (!user) throw new ContentError(403, 'unauthorized', 'authentication required');
-        if (user.role !== 'admin' && !roles.includes(user.role))
-          throw new ContentError(403, 'forbidden', 'not allowed for your role');
-        c.set('user', user);
-        await next();
-      }),
-    requireDevice: () =>
-      createMiddleware<ContentEnv>(async (c, next) => {
-        const header = c.req.header('authorization') ?? '';
-        const decoded = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString('utf8');
-        const [id = '', secret = ''] = decoded.split(':');
-        const row = db.prepare('SELECT id, site_id, status, secret_hash FROM devices WHERE id = ?').get(id) as
-          | { id: string; site_id: string | null; status: string; secret_hash: string | null }
-          | undefined;
-        if (!row || row.status === 'decommissioned' || !verifyDeviceSecret(secret, row.secret_hash)) {
-          throw new ContentError(403, 'unauthorized', 'device credentials required');
-        }
-        c.set('device', { id: row.id, siteId: row.site_id });
-        await next();
-      }),
-  };
 }
 
 /** Gia Lai-like registry: a district with a border commune, a station in it, and a second district's commune. */
@@ -91,23 +59,24 @@ export async function startContentTestServer(options: { maxUploadBytes?: number 
   seedTestSites(db);
   const keys = await loadOrCreateSigningKeys(dir);
   const notices: ContentTestServer['notices'] = [];
-  const tokens = new Map<string, string>();
-  const insertAudit = db.prepare('INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)');
   const services = createContentServices({
     db,
     dataDir: dir,
     keys,
-    audit: (e) =>
-      insertAudit.run(Date.now(), e.actor, e.action, e.target ?? null, e.detail === undefined ? null : JSON.stringify(e.detail)),
+    audit: createAudit(db),
     notifyManifest: (deviceId, seq) => notices.push({ deviceId, seq }),
     ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
   });
-  const auth = testAuth(db, tokens);
-  const app = new Hono();
-  app.route('/', createContentRoutes({ ...services, auth }));
-  app.route('/', createFileRoutes({ ...services, auth }));
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+  const auth = createAuthMiddleware(db);
+  const app = buildHttpApp(
+    [
+      { path: '/', app: createContentRoutes({ ...services, auth }) },
+      { path: '/', app: createFileRoutes({ ...services, auth }) },
+    ],
+    pino({ level: 'silent' }),
+  );
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -116,17 +85,8 @@ export async function startContentTestServer(options: { maxUploadBytes?: number 
     keys,
     notices,
     addUser(username, role) {
-      const t = Date.now();
-      db.prepare('INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(
-        username,
-        role,
-        'unused',
-        t,
-        t,
-      );
-      const token = randomBytes(16).toString('hex');
-      tokens.set(token, username);
-      return token;
+      const user = insertUser(db, { username, role, passwordHash: 'unused: this user signs in with a token' });
+      return createApiToken(db, { userId: user.id, name: 'test', ttlMs: null }).token;
     },
     addDevice(id, siteId) {
       const secret = randomBytes(32).toString('base64url');
@@ -134,7 +94,7 @@ export async function startContentTestServer(options: { maxUploadBytes?: number 
       return secret;
     },
     async close() {
-      (server as import('node:http').Server).closeAllConnections();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       db.close();
       await rm(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../../protocol/index.js';
+import type { AuditFn } from '../auth/audit.js';
 import type { Database } from '../db/open-database.js';
 import { badRequest, ContentError, conflict, forbidden, notFound } from './errors.js';
 import { getItemRow, getVersionRow, type ItemRow, type VersionRow } from './library-repo.js';
@@ -15,8 +16,6 @@ export interface ContentActor {
   username: string;
   role: Role;
 }
-
-export type AuditFn = (entry: { actor: string; action: string; target?: string | null; detail?: unknown }) => void;
 
 /** Kinds whose every translation must carry a file; a bulletin may be text only. */
 const FILE_KINDS = new Set(['document', 'video', 'image', 'audio', 'leaflet', 'webpage']);
