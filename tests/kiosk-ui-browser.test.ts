@@ -94,7 +94,7 @@ describe('kiosk page', () => {
       }
       await context.close();
     }
-  });
+  }, 60_000);
 
   it('in Khmer, offline: opens a PDF page by page and seeks a video; shows the fallback badge', async () => {
     server.setManifest(localManifest(items, { online: false }));
@@ -151,16 +151,16 @@ describe('kiosk page', () => {
     });
     expect(seekedTo).toBeCloseTo(3, 0);
     await context.close();
-  });
+  }, 60_000);
 
   it('goes idle back to the attract loop of featured items, and posts the views counted', async () => {
     server.setManifest(localManifest(items));
     const before = server.views.length;
-    const { context, page } = await openPage(LANDSCAPE, '?idle=2');
+    const { context, page } = await openPage(LANDSCAPE, '?idle=5');
     await page.locator('.language[lang="en"]').click();
     await page.locator('.card[data-item="bulletin-jrai"]').click();
     await page.locator('article.item').waitFor();
-    await expect.poll(() => screenName(page), { timeout: 10_000 }).toBe('attract');
+    await expect.poll(() => screenName(page), { timeout: 15_000 }).toBe('attract');
     const slide = await page.locator('.slide').getAttribute('data-item');
     expect(['video-crossing', 'bulletin-jrai']).toContain(slide);
     await expect.poll(() => server.views.length, { timeout: 10_000 }).toBeGreaterThan(before);
@@ -170,16 +170,16 @@ describe('kiosk page', () => {
     await page.mouse.click(200, 200);
     await expect.poll(() => screenName(page)).toBe('languages');
     await context.close();
-  });
+  }, 60_000);
 
   it('keeps views when a post fails and sends them later', async () => {
     server.setManifest(localManifest(items));
     server.failStats = true;
     const before = server.views.length;
-    const { context, page } = await openPage(LANDSCAPE, '?idle=1&stats=1');
+    const { context, page } = await openPage(LANDSCAPE, '?idle=5&stats=1');
     await page.locator('.language[lang="lo"]').click();
     await page.locator('.card[data-item="poster-lao"]').click();
-    await expect.poll(() => screenName(page), { timeout: 10_000 }).toBe('attract');
+    await expect.poll(() => screenName(page), { timeout: 15_000 }).toBe('attract');
     // Let at least one flush fail.
     await page.waitForTimeout(1500);
     expect(server.views.length).toBe(before);
@@ -187,7 +187,7 @@ describe('kiosk page', () => {
     await expect.poll(() => server.views.length, { timeout: 10_000 }).toBeGreaterThan(before);
     expect(server.views.slice(before)).toContainEqual(expect.objectContaining({ itemId: 'poster-lao', lang: 'lo' }));
     await context.close();
-  });
+  }, 60_000);
 
   it('renders a Jrai item (stacked breve) and a Lao item with the bundled fonts', async () => {
     server.setManifest(localManifest(items));
@@ -213,7 +213,7 @@ describe('kiosk page', () => {
     const lao = await shotWithAndWithoutBundledFonts(page, '.top-title');
     expect(lao.withFonts.equals(lao.without)).toBe(false);
     await context.close();
-  });
+  }, 60_000);
 
   it('shows a friendly screen when there is no content, and the pairing code while unenrolled', async () => {
     server.setManifest(localManifest([], { online: true }));
@@ -233,7 +233,7 @@ describe('kiosk page', () => {
     server.setManifest(localManifest(items));
     await expect.poll(() => screenName(page), { timeout: 10_000 }).toBe('languages');
     await context.close();
-  });
+  }, 60_000);
 
   it('is keyboard usable: Tab reaches the language buttons and Enter picks one', async () => {
     server.setManifest(localManifest(items));
@@ -245,5 +245,5 @@ describe('kiosk page', () => {
     await expect.poll(() => screenName(page)).toBe('browse');
     expect(await page.evaluate<string>('document.documentElement.lang')).toBe('vi');
     await context.close();
-  });
+  }, 60_000);
 });
