@@ -9,6 +9,8 @@ export interface ApiClientOptions {
   server: string;
   /** API token of a person (Bearer); absent for device calls such as enroll. */
   token?: string | undefined;
+  /** A session cookie (`name=value`), used by `login` to create an API token. */
+  cookie?: string | undefined;
   /** Links in the field are slow: the default is generous. */
   timeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export function createApiClient(options: ApiClientOptions) {
   ): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.cookie) headers.cookie = options.cookie;
     let payload: string | Uint8Array | undefined;
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json';
@@ -84,8 +87,10 @@ export function createApiClient(options: ApiClientOptions) {
       if (parsed.success) throw new ApiRefusal(res.status, parsed.data.error.code, parsed.data.error.message);
       throw new ApiRefusal(res.status, 'http_error', typeof data === 'string' && data ? data.slice(0, 300) : res.statusText);
     }
+    lastSetCookie = res.headers.get('set-cookie');
     return data;
   }
+  let lastSetCookie: string | null = null;
 
   return {
     base,
@@ -93,6 +98,13 @@ export function createApiClient(options: ApiClientOptions) {
     postBytes: (path: string, bytes: Uint8Array, type: string, alsoOk: number[] = []) =>
       request('POST', path, { bytes, type }, alsoOk),
     post: (path: string) => request('POST', path),
+    /** Logs in; returns the session cookie to build a client that creates an API token. */
+    async login(username: string, password: string): Promise<{ cookie: string }> {
+      await request('POST', '/api/v1/auth/login', { json: { username, password } });
+      const cookie = lastSetCookie?.split(';')[0];
+      if (!cookie) throw new CliError('the server accepted the login but set no session cookie', EXIT.refused);
+      return { cookie };
+    },
   };
 }
 export type ApiClient = ReturnType<typeof createApiClient>;

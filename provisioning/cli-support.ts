@@ -35,6 +35,8 @@ export interface CliIo {
 export interface CliContext {
   io: CliIo;
   env: Record<string, string | undefined>;
+  /** Asks for a password without echo (terminal) or reads it from standard input (scripts). */
+  readPassword(prompt: string): Promise<string>;
 }
 
 /** `72h`, `3d`, `90m`, or a bare number of hours → hours. */

@@ -7,6 +7,7 @@ import { type CliContext, CliError, EXIT, usageError } from './cli-support.js';
 import { devicesRevokeHelp, devicesRevokeOptions, runDevicesRevoke } from './commands/devices.js';
 import { enrollHelp, enrollOptions, runEnroll } from './commands/enroll.js';
 import { devicesImportHelp, importOptions, runDevicesImport, runSitesImport, sitesImportHelp } from './commands/imports.js';
+import { loginHelp, loginOptions, pairingClaimHelp, pairingClaimOptions, runLogin, runPairingClaim } from './commands/session.js';
 import { runTokensCreate, tokensCreateHelp, tokensCreateOptions } from './commands/tokens.js';
 
 export const MAIN_HELP = `Usage: kiosk-provision <command> [options]    (npm run provision -- <command> …)
@@ -18,6 +19,8 @@ Commands:
   sites import FILE.csv                       import sites (reference CSV format)
   devices import FILE.csv                     import the inventory (serial,model,kind,site)
   devices revoke ID                           revoke a device: disconnect it and refuse it from now on
+  pairing claim CODE --site ID                claim the code an unenrolled kiosk shows
+  login --username U --token-file FILE        log in and save an API token for the commands above
 
 Every command has --help. Commands for people need --server URL (or KIOSK_SERVER) and an API token
 (--token-file FILE, or KIOSK_API_TOKEN). Step by step: docs/provisioning.md.`;
@@ -34,6 +37,13 @@ interface Verb {
 
 const VERBS: Record<string, Verb> = {
   enroll: { help: enrollHelp, options: enrollOptions, positionals: 0, run: (v, _p, ctx) => runEnroll(v, ctx) },
+  login: { help: loginHelp, options: loginOptions, positionals: 0, run: (v, _p, ctx) => runLogin(v, ctx) },
+  'pairing claim': {
+    help: pairingClaimHelp,
+    options: pairingClaimOptions,
+    positionals: 1,
+    run: (v, p, ctx) => runPairingClaim(p[0], v, ctx),
+  },
   'tokens create': {
     help: tokensCreateHelp,
     options: tokensCreateOptions,

@@ -64,11 +64,14 @@ beforeAll(async () => {
   });
   provisioningUrl = urls.publicUrl;
 
-  const admin = new HttpSession(server.httpUrl);
-  expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
-  const created = await admin.json<{ token: string }>('POST', '/api/v1/auth/tokens', { name: 'provisioning-test' });
+  // As a new user would: log in with the CLI, which saves an API token (mode 0600).
   tokenFile = join(work, 'api-token');
-  writeFileSync(tokenFile, `${created.body.token}\n`, { mode: 0o600 });
+  const login = await cli(['login', '--server', server.httpUrl, '--username', 'admin', '--token-file', tokenFile], {
+    KIOSK_PASSWORD: TEST_ADMIN_PASSWORD,
+  });
+  expect(login.stderr).toBe('');
+  expect(login.code).toBe(0);
+  expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
 });
 
 afterAll(async () => {
@@ -167,7 +170,7 @@ describe('technician flow, whole stack', () => {
     expect(server.db.prepare('SELECT count(*) FROM health WHERE device_id = ?').pluck().get(config.deviceId)).toBe(1);
   }, 180_000); // five CLI processes (tsx start-up) on a shared, busy machine
 
-  it('reports import problems through the CLI with exit codes: rejected rows 1, wrong encoding 4', async () => {
+  it('reports import problems and pairing claims through the CLI with exit codes', async () => {
     const good = join(work, 'inventory.csv');
     writeFileSync(good, '\uFEFFserial,model,kind,site\nINV-9,Màn hình 55",display,gl-c-iao\nINV-10,X,kiosk,gl-c-nowhere\n');
     const partial = await cli(['devices', 'import', good, '--server', provisioningUrl, '--token-file', tokenFile]);
@@ -184,8 +187,44 @@ describe('technician flow, whole stack', () => {
     expect(refused.stderr).toContain('csv_not_utf8');
     expect(server.db.prepare(`SELECT count(*) FROM sites WHERE id = 'gl-c-x'`).pluck().get()).toBe(0);
 
+    // Pairing: the agent asks for a code (HTTP, as agent/pairing.ts does); a technician claims it with the CLI.
+    const started = await fetch(`${provisioningUrl}/api/v1/pairing`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ facts: { serial: 'PAIR-CLI', model: 'm', mac: 'x', hostname: 'h' } }),
+    });
+    const { code, pollToken } = (await started.json()) as { code: string; pollToken: string };
+    const claim = await cli([
+      'pairing',
+      'claim',
+      code,
+      '--site',
+      'gl-c-iao',
+      '--server',
+      provisioningUrl,
+      '--token-file',
+      tokenFile,
+    ]);
+    expect(claim.stderr).toBe('');
+    expect(claim.code).toBe(0);
+    const again = await cli([
+      'pairing',
+      'claim',
+      code,
+      '--site',
+      'gl-c-iao',
+      '--server',
+      provisioningUrl,
+      '--token-file',
+      tokenFile,
+    ]);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain('pairing_code_claimed');
+    const poll = await (await fetch(`${provisioningUrl}/api/v1/pairing/${pollToken}`)).json();
+    expect(poll).toMatchObject({ state: 'claimed', enrollment: { siteId: 'gl-c-iao', mqttUrl: server.mqttUrl } });
+
     const noToken = await cli(['sites', 'import', latin1, '--server', provisioningUrl]);
     expect(noToken.code).toBe(2);
     expect(noToken.stderr).toContain('KIOSK_API_TOKEN');
-  }, 120_000);
+  }, 180_000);
 });
