@@ -83,7 +83,7 @@ describe('agent health store-and-forward', () => {
     await agent.close();
     const again = await start(env, proxy.url);
     expect((await again.collectHealth())?.seq).toBe(total + 1);
-  });
+  }, 120_000);
 
   it('keeps a bounded queue over a simulated week offline, dropping and counting the oldest', async () => {
     const env = await agentEnv('kiosk-health-2');
@@ -120,5 +120,5 @@ describe('agent health store-and-forward', () => {
     );
     const event = observer.messages.find((m) => m.topic.endsWith('/events'))?.json as { message: string };
     expect(event.message).toContain(`${week - limit} oldest samples dropped`);
-  });
+  }, 120_000);
 });
