@@ -7,7 +7,7 @@ import { type Env, Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
 import { ALERT_TYPES, currentAlerts } from './alerts.js';
 import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
 import { createStaticFiles } from './static-files.js';
@@ -39,6 +39,11 @@ const SiteQuery = z.object({
   sort: z.enum(SITE_SORTS).default('district'),
   dir: z.enum(['asc', 'desc']).default('asc'),
   ...Paging,
+});
+
+const EventQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
 const AlertQuery = z.object({
@@ -105,6 +110,14 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
       columns: ['id', 'name', 'kind', 'districtName', 'communeName', 'lat', 'lon', 'state', 'problems'],
       sites: rows.map((r) => [r.id, r.name, r.kind, r.districtName, r.communeName, r.lat, r.lon, r.state, r.problems]),
     });
+  });
+
+  // Device events (clock skew, disk full, …): stored by ingest, read by no other module's API.
+  app.get('/api/v1/dashboard/devices/:id/events', canRead, (c) => {
+    const q = parseQuery(EventQuery, c.req.query());
+    const events = repo.deviceEvents(c.req.param('id'), q.before ?? null, q.limit);
+    if (!events) throw new NotFoundError(`device ${c.req.param('id')}`);
+    return c.json({ events });
   });
 
   app.get('/api/v1/alerts', canRead, (c) => {

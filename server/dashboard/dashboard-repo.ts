@@ -174,11 +174,28 @@ const SITE_NAMES = `LEFT JOIN sites s ON s.id = dv.site_id LEFT JOIN sites p ON 
   LEFT JOIN sites g ON g.id = p.parent_id`;
 const DISTRICT_NAME = `CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END`;
 
+export interface DeviceEventOut {
+  id: number;
+  deviceId: string;
+  ts: number | null;
+  receivedTs: number;
+  source: string;
+  type: string;
+  severity: string;
+  message: string;
+}
+
 export function createDashboardRepo(db: Database) {
   const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
   const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
   const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district' ORDER BY name`);
   const mapPoints = db.prepare(`${SITE_SELECT} ORDER BY district_name, commune_name, name`);
+  // Walks the (device_id, id) index backwards: newest first, a page at a time.
+  const deviceEvents = db.prepare(`
+    SELECT id, device_id AS deviceId, ts, received_ts AS receivedTs, source, type, severity, message
+    FROM device_events WHERE device_id = @deviceId AND (@before IS NULL OR id < @before)
+    ORDER BY id DESC LIMIT @limit`);
+  const deviceExists = db.prepare('SELECT 1 FROM devices WHERE id = ?');
 
   const offline = db.prepare(`
     SELECT 'offline' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
@@ -245,6 +262,12 @@ export function createDashboardRepo(db: Database) {
       const total = (countSites.get(params) as { n: number }).n;
       const rows = (stmt.all({ ...params, limit: query.limit, offset: query.offset }) as RawSiteRow[]).map(toSiteRow);
       return { total, rows };
+    },
+
+    /** A device's events, newest first; null when there is no such device. */
+    deviceEvents(deviceId: string, before: number | null, limit: number): DeviceEventOut[] | null {
+      if (!deviceExists.get(deviceId)) return null;
+      return deviceEvents.all({ deviceId, before, limit }) as DeviceEventOut[];
     },
 
     districts(): { id: string; name: string; validTo: string | null }[] {

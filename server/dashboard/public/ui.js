@@ -34,6 +34,12 @@ function append(el, children) {
   }
 }
 
+/** Replaces an element's children; null, false and nested arrays are handled as in h(). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 export function errorBox(error) {
   if (error instanceof ApiFailure && error.status === 404 && error.code === 'not_found') {
     return h('div', { class: 'error-box', role: 'alert' }, `${t('notFound')}: ${error.message}`);
@@ -52,7 +58,7 @@ export function card(title, load) {
   Promise.resolve()
     .then(load)
     .then(
-      (content) => body.replaceChildren(...[content].flat()),
+      (content) => body.replaceChildren(...[content].flat(Infinity).filter((x) => x !== null && x !== undefined && x !== false)),
       (error) => {
         if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) {
           document.dispatchEvent(new CustomEvent('dashboard:auth', { detail: error }));

@@ -1,7 +1,7 @@
 // Enrollment tokens with their QR codes, pairing-code claim, users and the audit log.
 import { api, listOf } from './api.js';
 import { fmtTime, t } from './i18n.js';
-import { card, errorBox, h, qs, table } from './ui.js';
+import { card, errorBox, fill, h, qs, table } from './ui.js';
 
 const ROLES = ['admin', 'department', 'editor', 'approver', 'technician'];
 const KINDS = ['kiosk', 'display', 'pc', 'speaker', 'other'];
@@ -87,7 +87,7 @@ export function renderTokens(main) {
       ];
     },
   );
-  main.replaceChildren(h('h1', {}, t('tokensTitle')), h('section', { class: 'card' }, form));
+  fill(main, h('h1', {}, t('tokensTitle')), h('section', { class: 'card' }, form));
 }
 
 export function renderPairing(main) {
@@ -112,7 +112,7 @@ export function renderPairing(main) {
       );
     },
   );
-  main.replaceChildren(h('h1', {}, t('pairingTitle')), h('section', { class: 'card' }, form));
+  fill(main, h('h1', {}, t('pairingTitle')), h('section', { class: 'card' }, form));
 }
 
 export function renderUsers(main) {
@@ -144,12 +144,13 @@ export function renderUsers(main) {
       );
     },
   );
-  main.replaceChildren(h('h1', {}, t('usersTitle')), h('section', { class: 'card' }, h('h2', {}, t('addUser')), form), list);
+  fill(main, h('h1', {}, t('usersTitle')), h('section', { class: 'card' }, h('h2', {}, t('addUser')), form), list);
 }
 
 export function renderAudit(main) {
   const before = new URLSearchParams(location.hash.split('?')[1] ?? '').get('before') ?? '';
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('auditTitle')),
     card(null, async () => {
       const entries = listOf(await api(`/api/v1/audit${qs({ limit: 100, before })}`), 'entries');

@@ -2,7 +2,7 @@
 // is never the author — the server enforces that, the page shows its refusal).
 import { api, listOf } from './api.js';
 import { fmtTime, lang, t } from './i18n.js';
-import { badge, card, errorBox, h, qs, table } from './ui.js';
+import { badge, card, errorBox, fill, h, qs, table } from './ui.js';
 
 const STATE_CLASS = { draft: 'none', in_review: 'equipped', published: 'met', retired: 'planned' };
 
@@ -77,7 +77,8 @@ export async function renderContent(main) {
     );
   };
   reload();
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('contentTitle')),
     status,
     h('section', { class: 'card' }, h('h2', {}, t('reviewTitle')), review),

@@ -3,7 +3,7 @@
 import { api, listOf, objectOf } from './api.js';
 import { progressBar, trendChart } from './charts.js';
 import { fmtDay, fmtNumber, fmtTime, t } from './i18n.js';
-import { badge, card, h, link, qs, table } from './ui.js';
+import { badge, card, fill, h, link, qs, table } from './ui.js';
 
 export function todayInVietnam() {
   return new Intl.DateTimeFormat('en-CA', {
@@ -162,11 +162,12 @@ export async function renderCoverage(main) {
   const wanted = new URLSearchParams(location.hash.split('?')[1] ?? '').get('plan');
   const plan = plans.find((p) => p.id === wanted) ?? plans[0];
   if (!plan) {
-    main.replaceChildren(h('h1', {}, t('coverageTitle')), h('p', { class: 'muted' }, t('noData')));
+    fill(main, h('h1', {}, t('coverageTitle')), h('p', { class: 'muted' }, t('noData')));
     return;
   }
   const summary = objectOf(plan, 'plan');
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('coverageTitle')),
     h(
       'p',

@@ -3,7 +3,7 @@
 import { ApiFailure, api, listOf, objectOf } from './api.js';
 import { lineChart } from './charts.js';
 import { fmtTime, t } from './i18n.js';
-import { badge, card, errorBox, h, link, qs, table } from './ui.js';
+import { badge, card, errorBox, fill, h, link, qs, table } from './ui.js';
 
 const RANGES = {
   '24h': { ms: 86_400_000, resolution: 'raw' },
@@ -72,15 +72,9 @@ function healthSection(id) {
 }
 
 async function events(id, device) {
-  let rows = listOf(device.events ?? null);
-  if (!device.events) {
-    try {
-      rows = listOf(await api(`/api/v1/devices/${encodeURIComponent(id)}/events${qs({ limit: 50 })}`), 'events');
-    } catch (error) {
-      if (!(error instanceof ApiFailure && error.status === 404)) throw error;
-      rows = [];
-    }
-  }
+  const rows =
+    device.events ??
+    listOf(await api(`/api/v1/dashboard/devices/${encodeURIComponent(id)}/events${qs({ limit: 50 })}`), 'events');
   if (rows.length === 0) return h('p', { class: 'muted' }, t('noData'));
   return table(
     [
@@ -169,16 +163,37 @@ function commandsSection(id) {
   return h('section', { class: 'card' }, h('h2', {}, t('commands')), commandForm(id, reload), list);
 }
 
-function syncBlock(device) {
-  const sync = device.sync ?? device.syncState ?? null;
-  if (!sync) return h('p', { class: 'muted' }, t('noData'));
+function kv(record) {
+  return Object.entries(record).map(([key, value]) => [
+    h('dt', {}, key),
+    h(
+      'dd',
+      {},
+      /At$|_at$/.test(key)
+        ? fmtTime(value)
+        : value !== null && typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value ?? '—'),
+    ),
+  ]);
+}
+
+/** What the device last reported (registry), and what the content side expects of it. */
+async function syncBlock(id, device) {
+  let expected = null;
+  try {
+    expected = await api(`/api/v1/devices/${encodeURIComponent(id)}/sync`);
+  } catch (error) {
+    // Not every role may read the content side, and it may not be mounted: show what the device reported.
+    if (!(error instanceof ApiFailure && (error.status === 404 || error.status === 403))) throw error;
+  }
+  const reported = device.sync ?? null;
+  if (!reported && !expected) return h('p', { class: 'muted' }, t('noData'));
   return h(
     'dl',
     { class: 'kv', id: 'sync-state' },
-    Object.entries(sync).map(([key, value]) => [
-      h('dt', {}, key),
-      h('dd', {}, /At$|_at$/.test(key) ? fmtTime(value) : String(value ?? '—')),
-    ]),
+    reported ? kv(reported) : null,
+    expected && typeof expected === 'object' ? kv(expected) : null,
   );
 }
 
@@ -202,7 +217,8 @@ export async function renderDevice(main, id) {
     t('revoke'),
   );
   const fact = (label, value) => [h('dt', {}, label), h('dd', {}, value ?? '—')];
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('deviceTitle', { id: device.id })),
     h(
       'section',

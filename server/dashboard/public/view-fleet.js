@@ -2,7 +2,7 @@
 // by district when a site has no coordinates; coloured by state.
 import { api } from './api.js';
 import { fmtTime, t } from './i18n.js';
-import { badge, card, h, link, qs, s, table } from './ui.js';
+import { badge, card, fill, h, link, qs, s, table } from './ui.js';
 
 const COLOURS = { operational: '#1b7f3b', equipped: '#b36b00', planned: '#5c6bc0', none: '#999' };
 const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures'];
@@ -27,7 +27,8 @@ export async function renderAlerts(main) {
     ALERT_TYPES.map((k) => [' · ', link(`#/alerts?type=${k}`, `${t(`alert_${k}`)} (${data.counts[k] ?? 0})`)]),
   );
   const rows = data.alerts;
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('alertsTitle')),
     filter,
     rows.length === 0
@@ -133,7 +134,8 @@ function groupedByDistrict(sites) {
 }
 
 export async function renderMap(main) {
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('mapTitle')),
     legend(),
     card(null, async () => {

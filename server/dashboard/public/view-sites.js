@@ -2,7 +2,7 @@
 // once), with filter and sort kept in the address so a view can be shared; and one site's page.
 import { api, listOf, objectOf } from './api.js';
 import { fmtDay, fmtTime, t } from './i18n.js';
-import { badge, card, h, link, qs, table } from './ui.js';
+import { badge, card, fill, h, link, qs, table } from './ui.js';
 
 const PAGE = 50;
 
@@ -129,7 +129,8 @@ export async function renderSites(main) {
     h('button', { class: 'primary', type: 'submit' }, t('apply')),
   );
   const onSort = (key) => go({ ...state, sort: key, dir: state.sort === key && state.dir === 'asc' ? 'desc' : 'asc', offset: 0 });
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('sitesTitle')),
     form,
     card(null, async () => {
@@ -179,7 +180,8 @@ function deviceTable(devices) {
 
 export async function renderSite(main, id) {
   const site = objectOf(await api(`/api/v1/sites/${encodeURIComponent(id)}`), 'site');
-  main.replaceChildren(
+  fill(
+    main,
     h('h1', {}, t('siteTitle', { name: site.name })),
     h(
       'section',
