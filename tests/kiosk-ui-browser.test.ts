@@ -235,6 +235,40 @@ describe('kiosk page', () => {
     await context.close();
   }, 60_000);
 
+  it('plays audio with seeking and keeps a web bundle sandboxed; no context menu, no selection', async () => {
+    server.setManifest(localManifest(items));
+    const { context, page } = await openPage(LANDSCAPE);
+    await page.locator('.language[lang="vi"]').click();
+    await page.locator('.card[data-item="audio-notice"]').click();
+    const audio = page.locator('[data-testid="audio"]');
+    await expect
+      .poll(() => audio.evaluate((a) => (a as unknown as { readyState: number }).readyState), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(1);
+    const seekedTo = await audio.evaluate((el) => {
+      const a = el as unknown as { currentTime: number; addEventListener(e: string, f: () => void, o: object): void };
+      return new Promise<number>((resolve) => {
+        a.addEventListener('seeked', () => resolve(a.currentTime), { once: true });
+        a.currentTime = 0.5;
+      });
+    });
+    expect(seekedTo).toBeCloseTo(0.5, 1);
+
+    await page.locator('[data-testid="home"]').click();
+    await page.locator('.card[data-item="web-map"]').click();
+    const frame = page.locator('[data-testid="web-bundle"]');
+    const sandbox = (await frame.getAttribute('sandbox')) ?? '';
+    expect(sandbox.split(/\s+/)).toEqual(['allow-scripts', 'allow-forms']);
+    await expect.poll(() => page.frameLocator('[data-testid="web-bundle"]').locator('h1').textContent()).toBe('Bản đồ cửa khẩu');
+
+    const blocked = await page.evaluate<boolean>(
+      "(() => { const e = new MouseEvent('contextmenu', { bubbles: true, cancelable: true }); document.body.dispatchEvent(e); return e.defaultPrevented; })()",
+    );
+    expect(blocked).toBe(true);
+    expect(await page.evaluate<string>('getComputedStyle(document.body).userSelect')).toBe('none');
+    expect(await page.locator('a[href]').count()).toBe(0);
+    await context.close();
+  }, 60_000);
+
   it('is keyboard usable: Tab reaches the language buttons and Enter picks one', async () => {
     server.setManifest(localManifest(items));
     const { context, page } = await openPage(LANDSCAPE);
