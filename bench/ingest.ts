@@ -4,11 +4,11 @@
  * latency p50/p99 (client side: a PUBACK means committed) and group-commit latency p50/p99 (from the
  * server's /metrics histogram, so bucket bounds). Bounded in time: setup + `--seconds` + shutdown.
  *
- *   npm run bench:ingest -- --clients 500 --inflight 8 --seconds 20 --prefill 1000000
+ *   npm run bench:ingest -- --clients 300 --inflight 8 --seconds 20 --prefill 200000
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -23,7 +23,7 @@ const { values } = parseArgs({
     inflight: { type: 'string', default: '8' },
     samples: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '20' },
-    prefill: { type: 'string', default: '1000000' },
+    prefill: { type: 'string', default: '200000' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -145,6 +145,11 @@ async function main(): Promise<void> {
     );
     console.log(`${CLIENTS} devices connected in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
+    const cpuSeconds = async () =>
+      Number(
+        /^process_cpu_seconds_total (\S+)/m.exec(await (await fetch(`${server.httpUrl}/metrics`)).text())?.[1] ?? Number.NaN,
+      );
+    const cpuBefore = await cpuSeconds();
     const latencies: number[] = [];
     let acked = 0;
     let running = true;
@@ -181,6 +186,7 @@ async function main(): Promise<void> {
     );
     const elapsedS = (performance.now() - started) / 1000;
     const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const serverCpu = Number(/^process_cpu_seconds_total (\S+)/m.exec(metrics)?.[1] ?? Number.NaN) - cpuBefore;
     for (const client of clients) client.end(true);
 
     latencies.sort((a, b) => a - b);
@@ -191,6 +197,8 @@ clients ${CLIENTS}, in flight per client ${INFLIGHT}, samples per message ${SAMP
 samples acknowledged (= committed)  ${acked}  →  ${Math.round(acked / elapsedS)} samples/s
 publish → PUBACK latency            p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms
 group commits                       ${batches}, mean ${(committed / Math.max(1, batches)).toFixed(0)} writes each
+server CPU                          ${serverCpu.toFixed(1)} s in ${elapsedS.toFixed(1)} s (${Math.round((100 * serverCpu) / elapsedS)}% of one core), ${Math.round((serverCpu * 1e6) / Math.max(1, acked))} µs per sample
+machine load average (1 min)        ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores
 commit latency (server histogram)   p50 ${histogramQuantile(metrics, 'fleet_ingest_commit_seconds', 0.5)}, p99 ${histogramQuantile(metrics, 'fleet_ingest_commit_seconds', 0.99)}`);
   } finally {
     if (child && child.exitCode === null) {

@@ -28,6 +28,7 @@ import { routeModules } from './http/routes.js';
 import { createDeviceDataRepo } from './ingest/device-data-repo.js';
 import { GroupCommitWriter } from './ingest/group-commit.js';
 import { createMaintenance } from './ingest/maintenance.js';
+import { markAllOffline } from './registry/devices-repo.js';
 
 export interface RunningServer {
   /** Where the HTTP API listens (a loopback name when bound to every interface). */
@@ -68,6 +69,8 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     const seeded = seedReferenceData(db);
     if (seeded.sites || seeded.plans) log.info(seeded, 'seeded reference data');
     const { generatedPassword } = await ensureFirstAdmin(db, config.ADMIN_PASSWORD);
+    // Nobody is connected to a broker that has just started: presence left over from the last run is stale.
+    markAllOffline(db);
 
     const metrics = createServerMetrics();
     const writer = new GroupCommitWriter(
@@ -91,6 +94,10 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     const mqttAddress = await broker.listen(config.MQTT_HOST, config.MQTT_PORT);
 
     metrics.registry.gauge('fleet_devices_connected', 'Devices connected to the broker now', () => broker.connectedDevices());
+    metrics.registry.gauge('process_cpu_seconds_total', 'CPU time (user + system) this process used', () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1e6;
+    });
     metrics.registry.gauge('fleet_ingest_queue_depth', 'Samples waiting for a group commit', () => writer.depth);
     metrics.registry.gauge('fleet_db_size_bytes', 'SQLite database file size plus its WAL', () => {
       const size = (file: string) => {

@@ -42,6 +42,12 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
   const listeningForCommands = new Set<string>();
   let tcp: NetServer | null = null;
 
+  /** Presence writes that fail while shutting down are expected (the writer closed first); others are not. */
+  function quiet(err: Error, deviceId: string, what: string): void {
+    if (writer.isClosed) log.debug({ deviceId }, `${what}: shutting down`);
+    else log.error({ err, deviceId }, what);
+  }
+
   const aedes = await Aedes.createBroker({
     authenticate(client, username, password, done) {
       const row = username ? getDeviceRow(db, username) : null;
@@ -105,7 +111,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     const now = Date.now();
     writer
       .submit(1, () => data.connected(deviceId, now))
-      .catch((err: Error) => log.error({ err, deviceId }, 'could not record a connect'));
+      .catch((err: Error) => quiet(err, deviceId, 'could not record a connect'));
     // A persistent session may carry its subscription over: deliver what is waiting without a new SUBSCRIBE.
     const subs = (client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {};
     if (topics.commands(deviceId) in subs) {
@@ -122,9 +128,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     if (set && set.size > 0) return;
     connections.delete(deviceId);
     listeningForCommands.delete(deviceId);
-    writer
-      .submit(1, () => data.offline(deviceId))
-      .catch((err: Error) => log.error({ err, deviceId }, 'could not record a disconnect'));
+    writer.submit(1, () => data.offline(deviceId)).catch((err: Error) => quiet(err, deviceId, 'could not record a disconnect'));
   });
 
   aedes.on('subscribe', (subscriptions, client) => {

@@ -57,6 +57,10 @@ export class GroupCommitWriter {
     );
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Units of weight waiting for a commit (inside the bounded queue plus those waiting to enter it). */
   get depth(): number {
     return this.pendingWeight + this.waiting.reduce((sum, e) => sum + e.weight, 0);

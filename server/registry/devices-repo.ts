@@ -137,3 +137,8 @@ export function decommissionDevice(db: Database, id: string, now = Date.now()): 
       .run(now, id).changes === 1
   );
 }
+
+/** Marks every device offline (at start: no connection survives a restart). */
+export function markAllOffline(db: Database): number {
+  return db.prepare('UPDATE devices SET online = 0 WHERE online = 1').run().changes;
+}
