@@ -60,13 +60,13 @@ async function runImport(
   ctx: CliContext,
 ): Promise<number> {
   if (!file) throw usageError(`${what} import needs a FILE.csv`);
+  const api = humanClient(args, ctx);
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as Error).message}`, EXIT.usage);
   }
-  const api = humanClient(args, ctx);
   // 422 is an atomic import with rejected rows: the body is still the report.
   const raw = await api.postBytes(
     `/api/v1/${what}/import${args.atomic ? '?atomic=1' : ''}`,

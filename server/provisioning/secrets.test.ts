@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { hashToken, newPairingCode, newToken, normalizePairingCode, PAIRING_ALPHABET } from './secrets.js';
+
+describe('secrets', () => {
+  it('makes unambiguous 6-character pairing codes and accepts them typed loosely', () => {
+    for (let i = 0; i < 200; i++) expect(newPairingCode()).toMatch(/^[A-HJKMNP-Z2-9]{6}$/);
+    expect(PAIRING_ALPHABET).not.toMatch(/[01OIL]/);
+    expect(normalizePairingCode(' k7m-x3q ')).toBe('K7MX3Q');
+  });
+
+  it('makes 192-bit tokens and hashes them to hex', () => {
+    const token = newToken();
+    expect(Buffer.from(token, 'base64url')).toHaveLength(24);
+    expect(hashToken(token)).toMatch(/^[0-9a-f]{64}$/);
+    expect(newToken()).not.toBe(token);
+  });
+});
