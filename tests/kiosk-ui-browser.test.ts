@@ -278,6 +278,16 @@ describe('kiosk page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => screenName(page)).toBe('browse');
     expect(await page.evaluate<string>('document.documentElement.lang')).toBe('vi');
+    // Focus moved to the new screen's heading; Tab then walks its controls, and Enter opens an item.
+    expect(await page.evaluate<string | null>('document.activeElement?.tagName ?? null')).toBe('H1');
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate<boolean>("document.activeElement?.getAttribute('data-item') === 'bulletin-jrai'");
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => screenName(page)).toBe('item');
     await context.close();
   }, 60_000);
 });

@@ -165,6 +165,8 @@ export class KioskApp {
         }
       }
     }
+    const active = doc.activeElement;
+    const focusWasInside = active !== null && active !== doc.body && this.root.contains(active);
     this.root.replaceChildren(...elements);
     // For load-time measurements (tests/kiosk-ui-agent.test.ts): when the first real screen was on the page.
     if (this.manifestJson && performance.getEntriesByName('kiosk-first-screen').length === 0)
@@ -172,7 +174,7 @@ export class KioskApp {
     this.root.dataset.screen = elements[0]?.dataset.screen ?? elements[1]?.dataset.screen ?? '';
     // Move focus to the new screen's heading so keyboard and screen-reader users start at the top.
     const heading = this.root.querySelector<HTMLElement>('h1');
-    if (heading && doc.activeElement && doc.activeElement !== doc.body && !this.root.contains(doc.activeElement)) {
+    if (heading && focusWasInside) {
       heading.tabIndex = -1;
       heading.focus({ preventScroll: true });
     }
