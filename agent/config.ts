@@ -37,6 +37,8 @@ export interface AgentConfig {
   /** Overrides `healthIntervalS` with milliseconds; for tests and the fleet simulator only. */
   healthIntervalMs: number | null;
   queueLimit: number;
+  /** Free space a download must leave on the data disk (the OS, logs and the queue need room too). */
+  diskReserveBytes: number;
   reconnectCapMs: number;
   pairingPollMs: number;
   /** Shell commands for the device-level commands; null = not supported on this device. */
@@ -117,6 +119,7 @@ export function parseAgentConfig(file: unknown, env: Env, configPath: string | n
     },
     healthIntervalMs: num(env, 'AGENT_HEALTH_INTERVAL_MS') ?? null,
     queueLimit: num(env, 'AGENT_QUEUE_LIMIT') ?? 10_000,
+    diskReserveBytes: (num(env, 'AGENT_DISK_RESERVE_MB') ?? 64) * 2 ** 20,
     reconnectCapMs: (num(env, 'AGENT_RECONNECT_CAP_S') ?? 300) * 1000,
     pairingPollMs: num(env, 'AGENT_PAIRING_POLL_MS') ?? 5000,
     hooks: {

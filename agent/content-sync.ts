@@ -39,6 +39,7 @@ export interface ContentSyncOptions {
   publishSync: (msg: SyncMessage) => void;
   publishEvent: (type: string, severity: EventMessage['severity'], message: string) => void;
   onApplied: (current: CurrentManifest) => void;
+  diskReserveBytes: number;
   retryBaseMs?: number;
   retryCapMs?: number;
   random?: () => number;
@@ -182,7 +183,7 @@ export class ContentSync {
             report(false, left);
           },
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-          reserveBytes: 16 * 1024 * 1024,
+          reserveBytes: this.o.diskReserveBytes,
         });
       } catch (err) {
         if (this.closed) return { state: 'failed', error: 'agent closing' };

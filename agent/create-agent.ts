@@ -221,6 +221,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       },
       publishEvent,
       onApplied: () => {},
+      diskReserveBytes: config.diskReserveBytes,
       retryBaseMs: deps.syncRetryBaseMs,
       random: deps.random,
     });

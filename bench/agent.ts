@@ -2,7 +2,7 @@
  * Agent resource use and sync efficiency, on a real agent process (agent/main.ts via tsx, real systeminformation):
  *   1. initial sync of 10 files (CPU, RSS while it runs),
  *   2. idle for IDLE_S seconds with health every 60 s (CPU %, RSS),
- *   3. a content update where 1 of 10 files changed: bytes transferred vs bytes changed.
+ *   3. a content update where 1 of 10 files changed, announced by a `manifest` notice: CPU, RSS, bytes transferred vs changed.
  * Run: npx tsx bench/agent.ts            (IDLE_S=600 FILE_MB=5 by default; results in bench/results/)
  * The broker and the content API are the test stand-ins (tests/helpers), since the bench measures the agent alone.
  */
@@ -10,8 +10,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { topics } from '../protocol/index.js';
 import { agentEnv, item } from '../tests/helpers/agent-fixture.js';
-import { startBroker, waitFor } from '../tests/helpers/agent-test-net.js';
+import { startBroker, startObserver, waitFor } from '../tests/helpers/agent-test-net.js';
 
 const IDLE_S = Number(process.env.IDLE_S ?? 600);
 const FILE_MB = Number(process.env.FILE_MB ?? 5);
@@ -70,7 +71,7 @@ async function measure(pid: number, until: () => Promise<boolean>, maxMs: number
   return {
     seconds: Math.round(seconds * 10) / 10,
     cpuSeconds,
-    cpuPercentOfOneCore: Math.round((cpuSeconds / seconds) * 1000) / 10,
+    cpuPercentOfOneCore: Math.round((cpuSeconds / seconds) * 10_000) / 100,
     rssMiB: Math.round((u1.rss / 2 ** 20) * 10) / 10,
     peakRssMiB: Math.round((peakRss / 2 ** 20) * 10) / 10,
   };
@@ -78,6 +79,7 @@ async function measure(pid: number, until: () => Promise<boolean>, maxMs: number
 
 const env = await agentEnv('kiosk-bench-1');
 const broker = await startBroker({ [env.deviceId]: env.secret });
+const notifier = await startObserver(broker.url);
 const dataDir = join(env.dir, 'data');
 const files = Array.from({ length: 10 }, () => env.api.addFile(randomBytes(FILE_MB * 2 ** 20), 'video/mp4'));
 env.api.publish(
@@ -112,25 +114,21 @@ try {
     2,
     next.map((f, i) => item(`i${i}`, f)),
   );
-  // The agent learns of it from the nightly cron or a `manifest` notice; restart it to trigger its start-up sync.
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  const child2 = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', '--config', configPath], {
-    env: { ...process.env, LOG_LEVEL: 'warn', AGENT_UI_DIR: join(env.dir, 'no-ui') },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const updateSync = await measure(child2.pid as number, async () => (await seq()) === 2, 300_000);
+  // The server's `manifest` notice: the agent pulls at once, in the same process (no start-up in this figure).
+  await notifier.client.publishAsync(topics.manifest(env.deviceId), JSON.stringify({ seq: 2 }), { qos: 1 });
+  const updateSync = await measure(pid, async () => (await seq()) === 2, 300_000);
   await waitFor(async () => (await seq()) === 2, 'seq 2', 60_000);
   const transferred = env.api.totalBytesServed() - before;
   const update = { filesTotal: 10, filesChanged: 1, bytesChanged: changed.size, bytesTransferred: transferred, ...updateSync };
   console.log('update 1 of 10', update);
-  child2.kill('SIGTERM');
-  await new Promise((r) => child2.once('exit', r));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
   const result = { date: new Date().toISOString(), fileMiB: FILE_MB, idleSeconds: IDLE_S, initialSync, idle, update };
   await mkdir('bench/results', { recursive: true });
   await writeFile(`bench/results/agent-${Date.now()}.json`, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   if (child.exitCode === null) child.kill('SIGKILL');
+  await notifier.close();
   await broker.close();
   await env.cleanup();
 }

@@ -218,6 +218,35 @@ describe('agent content sync', () => {
     ).toBe(true);
   });
 
+  it('reports a disk too full for an update, keeps the old content and downloads nothing', async () => {
+    const { env, broker, observer } = await setup();
+    const a = env.api.addFile(randomBytes(5000), 'image/png');
+    env.api.publish(1, [item('a', a)]);
+    const first = await start(env, broker.url);
+    expect((await first.sync()).state).toMatch(/applied|unchanged/);
+    await first.close();
+    // The same disk, but now the agent must leave more free space than the disk has: as good as full.
+    const agent = await start(env, broker.url, { AGENT_DISK_RESERVE_MB: String(2 ** 40) });
+    const b = env.api.addFile(randomBytes(50_000), 'video/mp4');
+    env.api.publish(2, [item('a', a), item('b', b)]);
+    await waitFor(() => agent.online(), 'online');
+    const outcome = await agent.sync();
+    expect(outcome).toMatchObject({ state: 'failed', error: expect.stringContaining('not enough disk space') });
+    expect(env.api.bytesServed.get(b.sha256) ?? 0).toBe(0);
+    const lm = await localManifest(agent);
+    expect(lm.seq).toBe(1);
+    expect(lm.items.map((i) => i.id)).toEqual(['a']);
+    await waitFor(
+      () =>
+        observer.messages.some(
+          (m) => m.topic.endsWith('/events') && (m.json as { type: string; severity: string }).type === 'disk_full',
+        ),
+      'disk_full event',
+    );
+    const event = observer.messages.find((m) => m.topic.endsWith('/events') && (m.json as { type: string }).type === 'disk_full');
+    expect(event?.json).toMatchObject({ severity: 'critical' });
+  });
+
   it('waits for the download window (sync_now does not) and honours the bandwidth limit', async () => {
     const { env, broker } = await setup();
     const f = env.api.addFile(randomBytes(150_000), 'video/mp4');
