@@ -49,48 +49,67 @@ export interface SiteRowOut {
   state: SiteState;
 }
 
+// Per-site device figures. Only the devices table is read here (an index on site_id and the aggregated columns
+// serves it without touching rows); sync failures are few and counted apart, from device_sync's side.
+const deviceFigures = (scope: string) => `
+  SELECT dv.site_id,
+    count(*) AS devices,
+    sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL) AS counting,
+    sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL AND dv.last_seen >= @onlineSince) AS operational,
+    sum(dv.status IN ('registered', 'provisioned') OR (dv.status = 'active' AND dv.equipped_at IS NULL)) AS planned,
+    max(dv.last_seen) AS last_seen,
+    min(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_min,
+    max(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_max,
+    sum(dv.status = 'active' AND (dv.last_seen IS NULL OR dv.last_seen < @onlineSince)) AS offline
+  FROM devices dv
+  WHERE dv.site_id IS NOT NULL AND dv.status <> 'decommissioned' ${scope}
+  GROUP BY dv.site_id`;
+const syncFailing = (scope: string) => `
+  SELECT dv.site_id, count(*) AS sync_failing
+  FROM device_sync ds JOIN devices dv ON dv.id = ds.device_id
+  WHERE ds.failures >= @failureLimit AND dv.status = 'active' ${scope}
+  GROUP BY dv.site_id`;
+
+/** Every non-district site with the names of its district and commune (a station sits in a commune in a district). */
+const SITES_NAMED = `
+  SELECT s.id, s.kind, s.name, s.border, s.lat, s.lon, s.valid_to,
+    CASE WHEN p.kind = 'district' THEN p.id WHEN g.kind = 'district' THEN g.id END AS district_id,
+    CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END AS district_name,
+    CASE WHEN s.kind = 'commune' THEN s.id WHEN p.kind = 'commune' THEN p.id END AS commune_id,
+    CASE WHEN s.kind = 'commune' THEN s.name WHEN p.kind = 'commune' THEN p.name END AS commune_name
+  FROM sites s
+    LEFT JOIN sites p ON p.id = s.parent_id
+    LEFT JOIN sites g ON g.id = p.parent_id
+  WHERE s.kind <> 'district'`;
+
+const NAME_FILTER = `(@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
+    AND (@districtId IS NULL OR district_id = @districtId)
+    AND (@communeId IS NULL OR commune_id = @communeId)
+    AND (@kind IS NULL OR kind = @kind)`;
+
 // State rank: operational 3, equipped (counting but all silent) 2, planned (devices not yet counting) 1, none 0.
 const SITE_SELECT = `
-  WITH d AS (
-    SELECT dv.site_id,
-      count(*) AS devices,
-      sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL) AS counting,
-      sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL AND dv.last_seen >= @onlineSince) AS operational,
-      sum(dv.status IN ('registered', 'provisioned') OR (dv.status = 'active' AND dv.equipped_at IS NULL)) AS planned,
-      max(dv.last_seen) AS last_seen,
-      min(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_min,
-      max(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_max,
-      sum(dv.status = 'active' AND (dv.last_seen IS NULL OR dv.last_seen < @onlineSince)) AS offline,
-      sum(dv.status = 'active' AND coalesce(ds.failures, 0) >= 3) AS sync_failing
-    FROM devices dv LEFT JOIN device_sync ds ON ds.device_id = dv.id
-    WHERE dv.site_id IS NOT NULL AND dv.status <> 'decommissioned'
-    GROUP BY dv.site_id
-  ), rows AS (
-    SELECT s.id, s.kind, s.name, s.border, s.lat, s.lon, s.valid_to,
-      CASE WHEN p.kind = 'district' THEN p.id WHEN g.kind = 'district' THEN g.id END AS district_id,
-      CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END AS district_name,
-      CASE WHEN s.kind = 'commune' THEN s.id WHEN p.kind = 'commune' THEN p.id END AS commune_id,
-      CASE WHEN s.kind = 'commune' THEN s.name WHEN p.kind = 'commune' THEN p.name END AS commune_name,
+  WITH d AS MATERIALIZED (${deviceFigures('')}),
+  f AS MATERIALIZED (${syncFailing('')}),
+  rows AS (
+    SELECT n.*,
       coalesce(d.devices, 0) AS devices, coalesce(d.counting, 0) AS counting,
       coalesce(d.operational, 0) AS operational, coalesce(d.planned, 0) AS planned,
       d.last_seen, d.seq_min, d.seq_max, coalesce(d.offline, 0) AS offline,
-      coalesce(d.sync_failing, 0) AS sync_failing,
-      coalesce(d.offline, 0) + coalesce(d.sync_failing, 0) AS problems,
+      coalesce(f.sync_failing, 0) AS sync_failing,
+      coalesce(d.offline, 0) + coalesce(f.sync_failing, 0) AS problems,
       CASE WHEN coalesce(d.operational, 0) > 0 THEN 3 WHEN coalesce(d.counting, 0) > 0 THEN 2
            WHEN coalesce(d.planned, 0) > 0 THEN 1 ELSE 0 END AS state_rank
-    FROM sites s
-      LEFT JOIN sites p ON p.id = s.parent_id
-      LEFT JOIN sites g ON g.id = p.parent_id
-      LEFT JOIN d ON d.site_id = s.id
-    WHERE s.kind <> 'district'
+    FROM (${SITES_NAMED}) n LEFT JOIN d ON d.site_id = n.id LEFT JOIN f ON f.site_id = n.id
   )
   SELECT * FROM rows
-  WHERE (@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
-    AND (@districtId IS NULL OR district_id = @districtId)
-    AND (@communeId IS NULL OR commune_id = @communeId)
-    AND (@kind IS NULL OR kind = @kind)
+  WHERE ${NAME_FILTER}
     AND (@stateRank IS NULL OR state_rank = @stateRank)
     AND (@problem IS NULL OR problems > 0)`;
+
+/** Sorts that need no device figure: the page is chosen from the sites alone, then only its rows are counted. */
+const NAME_SORTS: ReadonlySet<SiteSort> = new Set(['district', 'commune', 'name', 'kind']);
+const FAILURE_LIMIT = 3;
 
 const ORDER: Record<SiteSort, string> = {
   district: 'district_name {dir}, commune_name {dir}, name {dir}',
@@ -105,6 +124,32 @@ const ORDER: Record<SiteSort, string> = {
 
 const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
 const RANK_BY_STATE: Record<SiteState, number> = { none: 0, planned: 1, equipped: 2, operational: 3 };
+
+interface NamedSiteRow {
+  id: string;
+  kind: string;
+  name: string;
+  border: number;
+  lat: number | null;
+  lon: number | null;
+  valid_to: string | null;
+  district_id: string | null;
+  district_name: string | null;
+  commune_id: string | null;
+  commune_name: string | null;
+}
+
+interface DeviceFigures {
+  site_id: string;
+  devices: number;
+  counting: number;
+  operational: number;
+  planned: number;
+  last_seen: number | null;
+  seq_min: number | null;
+  seq_max: number | null;
+  offline: number;
+}
 
 interface RawSiteRow {
   id: string;
@@ -187,7 +232,12 @@ export interface DeviceEventOut {
 
 export function createDashboardRepo(db: Database) {
   const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
+  const namePageStmts = new Map<string, ReturnType<Database['prepare']>>();
   const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
+  const countNamed = db.prepare(`SELECT count(*) AS n FROM (${SITES_NAMED}) WHERE ${NAME_FILTER}`);
+  const IDS = `AND dv.site_id IN (SELECT value FROM json_each(@ids))`;
+  const figuresFor = db.prepare(deviceFigures(IDS));
+  const failingFor = db.prepare(syncFailing(IDS));
   const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district' ORDER BY name`);
   const mapPoints = db.prepare(`${SITE_SELECT} ORDER BY district_name, commune_name, name`);
   // Walks the (device_id, id) index backwards: newest first, a page at a time.
@@ -236,9 +286,41 @@ export function createDashboardRepo(db: Database) {
     FROM device_sync ds JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
     WHERE dv.status = 'active' AND ds.failures >= @failureLimit`);
 
+  /** Counts the devices of one page of sites (a few index lookups) and derives each site's state. */
+  function withFigures(named: NamedSiteRow[], onlineSince: number): SiteRowOut[] {
+    const params = { ids: JSON.stringify(named.map((r) => r.id)), onlineSince, failureLimit: FAILURE_LIMIT };
+    const figures = new Map((figuresFor.all(params) as DeviceFigures[]).map((r) => [r.site_id, r]));
+    const failing = new Map(
+      (failingFor.all(params) as { site_id: string; sync_failing: number }[]).map((r) => [r.site_id, r.sync_failing]),
+    );
+    return named.map((n) => {
+      const f = figures.get(n.id);
+      const counting = f?.counting ?? 0;
+      const operational = f?.operational ?? 0;
+      const planned = f?.planned ?? 0;
+      const offline = f?.offline ?? 0;
+      const syncFailing = failing.get(n.id) ?? 0;
+      return toSiteRow({
+        ...n,
+        devices: f?.devices ?? 0,
+        counting,
+        operational,
+        planned,
+        last_seen: f?.last_seen ?? null,
+        seq_min: f?.seq_min ?? null,
+        seq_max: f?.seq_max ?? null,
+        offline,
+        sync_failing: syncFailing,
+        problems: offline + syncFailing,
+        state_rank: operational > 0 ? 3 : counting > 0 ? 2 : planned > 0 ? 1 : 0,
+      });
+    });
+  }
+
   function siteParams(query: SiteQuery) {
     const isRank = query.state !== null && query.state !== 'problem';
     return {
+      failureLimit: FAILURE_LIMIT,
       onlineSince: query.onlineSince,
       q: query.q ? `%${query.q.replace(/[%_]/g, '')}%` : null,
       districtId: query.districtId,
@@ -253,15 +335,30 @@ export function createDashboardRepo(db: Database) {
     /** One page of the site table and the number of rows that match the filter. */
     sitePage(query: SiteQuery): { total: number; rows: SiteRowOut[] } {
       const order = ORDER[query.sort].replaceAll('{dir}', query.dir === 'desc' ? 'DESC' : 'ASC');
+      const params = siteParams(query);
+      if (NAME_SORTS.has(query.sort) && query.state === null) {
+        let stmt = namePageStmts.get(order);
+        if (!stmt) {
+          stmt = db.prepare(
+            `SELECT * FROM (${SITES_NAMED}) WHERE ${NAME_FILTER} ORDER BY ${order}, id LIMIT @limit OFFSET @offset`,
+          );
+          namePageStmts.set(order, stmt);
+        }
+        const named = stmt.all({ ...params, limit: query.limit, offset: query.offset }) as NamedSiteRow[];
+        const total = (countNamed.get(params) as { n: number }).n;
+        return { total, rows: withFigures(named, query.onlineSince) };
+      }
       let stmt = sitePageStmts.get(order);
       if (!stmt) {
-        stmt = db.prepare(`${SITE_SELECT} ORDER BY ${order}, id LIMIT @limit OFFSET @offset`);
+        // The total comes with the page (a window over the filtered rows): the figures are computed once.
+        stmt = db.prepare(
+          `SELECT *, count(*) OVER () AS total_rows FROM (${SITE_SELECT}) ORDER BY ${order}, id LIMIT @limit OFFSET @offset`,
+        );
         sitePageStmts.set(order, stmt);
       }
-      const params = siteParams(query);
-      const total = (countSites.get(params) as { n: number }).n;
-      const rows = (stmt.all({ ...params, limit: query.limit, offset: query.offset }) as RawSiteRow[]).map(toSiteRow);
-      return { total, rows };
+      const raw = stmt.all({ ...params, limit: query.limit, offset: query.offset }) as (RawSiteRow & { total_rows: number })[];
+      const total = raw[0]?.total_rows ?? (countSites.get(params) as { n: number }).n;
+      return { total, rows: raw.map(toSiteRow) };
     },
 
     /** A device's events, newest first; null when there is no such device. */
