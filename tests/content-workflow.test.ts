@@ -69,6 +69,10 @@ describe('content workflow', () => {
     expect(item.current.translations.jra?.title.normalize('NFC')).toBe(jrai);
     expect(item.current.translations['qaa-x-test']?.body).toBe(`${made}\n${made}`);
     expect(raw.includes(Buffer.from('\u01AF\u0306', 'utf8'))).toBe(true);
+    // A language can be removed again.
+    const removed = (await (await editor('DELETE', `/api/v1/content/${id}/translations/qaa-x-test`)).json()) as Item;
+    expect(Object.keys(removed.current.translations).sort()).toEqual(['jra', 'vi']);
+    expect((await editor('DELETE', `/api/v1/content/${id}/translations/qaa-x-test`)).status).toBe(404);
     // A malformed tag is refused, not stored under a mangled name.
     expect((await editor('PUT', `/api/v1/content/${id}/translations/not_a_tag!`, { title: 'x' })).status).toBe(400);
   });

@@ -64,6 +64,12 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
     return c.json(getItem(db, id));
   });
 
+  app.delete('/api/v1/content/:id/translations/:lang', edit, (c) => {
+    const id = itemId(c.req.param('id'));
+    workflow.removeTranslation(c.var.user, id, parse(Lang, c.req.param('lang')));
+    return c.json(getItem(db, id));
+  });
+
   // The body is the file itself, streamed to disk: multipart would have to be parsed (and, with Hono's
   // parseBody, buffered in memory) for no gain.
   app.put('/api/v1/content/:id/translations/:lang/file', edit, async (c) => {

@@ -169,6 +169,19 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
     })();
   }
 
+  function removeTranslation(actor: ContentActor, id: string, lang: string): number {
+    return db.transaction(() => {
+      const item = requireItem(id);
+      const version = editableVersion(item, actor);
+      const removed = db
+        .prepare('DELETE FROM content_translations WHERE item_id = ? AND version = ? AND lang = ?')
+        .run(id, version, lang).changes;
+      if (removed === 0) throw notFound(`translation ${lang} of ${id}`);
+      audit({ actor: actor.username, action: 'content.translation_removed', target: id, detail: { version, lang } });
+      return version;
+    })();
+  }
+
   /** Checked before an upload starts, so a doomed upload is refused before any byte is stored. */
   function checkFileTarget(id: string, lang: string): ItemRow {
     const item = requireItem(id);
@@ -305,7 +318,20 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
     })();
   }
 
-  return { create, update, putTranslation, checkFileTarget, fileCheck, attachFile, submit, approve, reject, publish, retire };
+  return {
+    create,
+    update,
+    putTranslation,
+    removeTranslation,
+    checkFileTarget,
+    fileCheck,
+    attachFile,
+    submit,
+    approve,
+    reject,
+    publish,
+    retire,
+  };
 }
 
 export type Workflow = ReturnType<typeof createWorkflow>;
