@@ -77,6 +77,21 @@ describe('device connections', () => {
     expect(await metric('fleet_mqtt_refused_total{what="connect"}')).toMatch(/ [3-9]\d*$/);
   });
 
+  it("refuses a client id that is another device's (no session takeover); its own id and clean `<id>-…` helpers are fine", async () => {
+    const a = addDevice(server, 'kiosk-a');
+    const b = addDevice(server, 'kiosk-a-1');
+    const own = await device(b.id, b.secret, { clientId: b.id, clean: false });
+    await expect(connectDevice(server.mqttUrl, a.id, a.secret, { clientId: b.id })).rejects.toThrow(/Not authorized|refused/i);
+    await expect(connectDevice(server.mqttUrl, a.id, a.secret, { clientId: 'someone-else' })).rejects.toThrow(
+      /Not authorized|refused/i,
+    );
+    await expect(connectDevice(server.mqttUrl, a.id, a.secret, { clientId: `${a.id}-check`, clean: false })).rejects.toThrow(
+      /Not authorized|refused/i,
+    );
+    const helper = await device(a.id, a.secret, { clientId: `${a.id}-check` });
+    expect(own.connected && helper.connected).toBe(true);
+  });
+
   it('also serves MQTT over WebSocket at /mqtt', async () => {
     const { id, secret } = addDevice(server, 'kiosk-ws');
     const client = await connectDevice(server.wsUrl, id, secret);

@@ -62,6 +62,17 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
         done(authError('bad device credentials'), false);
         return;
       }
+      // A session belongs to its client id: a device may use its own id (its persistent session), or a clean
+      // `<id>-…` helper session that is no other device's id; otherwise it could take over another device's
+      // session and its queued commands.
+      const ownSession = client.id === row.id;
+      const helperSession = client.id.startsWith(`${row.id}-`) && client.clean && getDeviceRow(db, client.id) === null;
+      if (!ownSession && !helperSession) {
+        metrics.refused.inc({ what: 'connect' });
+        log.warn({ deviceId: row.id, clientId: client.id }, 'device login refused: client id is not its own');
+        done(authError('client id must be the device id'), false);
+        return;
+      }
       deviceOf.set(client, row.id);
       done(null, true);
     },
