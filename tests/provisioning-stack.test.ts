@@ -108,7 +108,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 describe('technician flow, whole stack', () => {
-  it('token → CLI enroll → agent's first health → MQTT with the issued credentials → wrong secret refused → revoke disconnects', async () => {
+  it('token → CLI enroll → first agent health → MQTT with the issued credentials → wrong secret refused → revoke disconnects', async () => {
     const created = await cli([
       'tokens',
       'create',
