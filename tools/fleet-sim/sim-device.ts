@@ -6,7 +6,7 @@
  * the `health` table: a PUBACK means committed (DESIGN §5).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { type HealthSample, LIMITS, type StatusMessage, topics } from '../../protocol/index.js';
+import { type EventMessage, type HealthSample, LIMITS, type StatusMessage, topics } from '../../protocol/index.js';
 import { SeqRanges } from './seq-ranges.js';
 
 export interface SimDeviceOptions {
@@ -41,9 +41,12 @@ export interface SimDeviceCounters {
 export class SimDevice {
   readonly acked = new SeqRanges();
   readonly counters: SimDeviceCounters = { connects: 0, connectFailures: 0, published: 0, acked: 0, dropped: 0 };
-  /** Publish → PUBACK latencies (ms) of samples sent live, when `recordLatency` is on. */
+  /** Sample taken → PUBACK (= committed) latencies in ms, while `recordLatency` is on (waiting in the device included). */
   readonly latencies: number[] = [];
   recordLatency = false;
+  /** Called after each acknowledged batch (closed-loop load generators top up here). */
+  onAck: (() => void) | null = null;
+  private readonly takenAt = new Map<number, number>();
   private client: MqttClient | null = null;
   private seq = 0;
   /** Samples taken, not yet handed to the link (offline, or too many in flight). */
@@ -120,6 +123,16 @@ export class SimDevice {
       };
       client.publish(topics.status(this.o.id), JSON.stringify(status), { qos: 1, retain: true }, () => {});
       client.subscribe([topics.commands(this.o.id), topics.manifest(this.o.id)], { qos: 1 }, () => {});
+      if (this.o.diskFull) {
+        // What the agent reports when a download finds no room (agent/content-sync.ts).
+        const event: EventMessage = {
+          type: 'disk_full',
+          severity: 'critical',
+          message: 'not enough disk space for the next content update',
+          ts: this.now(),
+        };
+        client.publish(topics.events(this.o.id), JSON.stringify(event), { qos: 1 }, () => {});
+      }
       this.pump();
     });
     client.on('error', () => {
@@ -169,6 +182,7 @@ export class SimDevice {
       queueDepth: this.waiting.length,
     };
     this.waiting.push(s);
+    if (this.recordLatency) this.takenAt.set(s.seq, performance.now());
     const limit = this.o.queueLimit ?? 10_000;
     if (this.waiting.length > limit) {
       this.waiting.splice(0, this.waiting.length - limit);
@@ -186,7 +200,6 @@ export class SimDevice {
       const batch = this.waiting.splice(0, LIMITS.maxHealthSamples);
       this.inflightBatches.add(batch);
       this.counters.published++;
-      const sentAt = performance.now();
       client.publish(topics.health(this.o.id), JSON.stringify({ samples: batch }), { qos: 1 }, (error) => {
         // A batch retired with its connection is already back in `waiting`.
         if (!this.inflightBatches.delete(batch)) return;
@@ -194,10 +207,18 @@ export class SimDevice {
           this.waiting.unshift(...batch);
         } else {
           this.counters.acked += batch.length;
-          for (const s of batch) this.acked.add(s.seq);
-          if (this.recordLatency && batch.length === 1) this.latencies.push(performance.now() - sentAt);
+          const t = performance.now();
+          for (const s of batch) {
+            this.acked.add(s.seq);
+            const at = this.takenAt.get(s.seq);
+            if (at !== undefined) {
+              this.takenAt.delete(s.seq);
+              this.latencies.push(t - at);
+            }
+          }
         }
         this.pump();
+        if (!error) this.onAck?.();
       });
     }
   }

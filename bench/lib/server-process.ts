@@ -1,0 +1,86 @@
+/**
+ * The server under test in a child process (`server/main.ts`, as `npm start` runs it), so its CPU and RSS
+ * are its own and the load generator does not share its event loop. Fixed loopback ports, so a restart
+ * comes back where the devices reconnect.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { procUsage } from './proc.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  httpUrl: string;
+  mqttUrl: string;
+  /** The server's gauge of connected devices, from /metrics. */
+  connectedDevices(): Promise<number>;
+  metric(name: string): Promise<number>;
+  usage(): ReturnType<typeof procUsage>;
+  /** SIGTERM (graceful: flushes the ingest queue) or SIGKILL; resolves when it exited. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+export interface ServerProcessOptions {
+  dataDir: string;
+  httpPort: number;
+  mqttPort: number;
+  env?: Record<string, string>;
+}
+
+export const BENCH_ADMIN_PASSWORD = 'bench-admin-password';
+
+export function startServerProcess(o: ServerProcessOptions): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATA_DIR: o.dataDir,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(o.httpPort),
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(o.mqttPort),
+      ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
+      LOG_LEVEL: 'warn',
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 60 s')), 60_000);
+    const onExit = (code: number | null) => reject(new Error(`server exited with ${code} before it was ready`));
+    child.once('exit', onExit);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const mqttUrl = /MQTT \(TCP\)\s+(\S+)/.exec(out)?.[1];
+      const httpUrl = /HTTP API and dashboard\s+(\S+)/.exec(out)?.[1];
+      if (!mqttUrl || !httpUrl) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      const metric = async (name: string) => {
+        const text = await (await fetch(`${httpUrl}/metrics`)).text();
+        return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+      };
+      resolvePromise({
+        child,
+        pid: child.pid as number,
+        httpUrl,
+        mqttUrl,
+        metric,
+        connectedDevices: () => metric('fleet_devices_connected'),
+        usage: () => procUsage(child.pid as number),
+        stop(signal = 'SIGTERM') {
+          if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          child.kill(signal);
+          const force = setTimeout(() => child.kill('SIGKILL'), 60_000);
+          return exited.finally(() => clearTimeout(force));
+        },
+      });
+    });
+  });
+}

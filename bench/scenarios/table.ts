@@ -1,0 +1,85 @@
+/** The summary table `npm run bench` prints (and docs/performance.md copies). */
+// biome-ignore lint/suspicious/noExplicitAny: the results are read loosely here; a missing field prints as "—".
+type Any = Record<string, any>;
+
+const f = (n: unknown, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : String(n ?? '—'));
+
+export function renderTable(results: Any): string {
+  const rows: Array<[string, string]> = [];
+  const fleet = results.fleet as Any | undefined;
+  if (fleet?.error) rows.push(['fleet scenarios', `FAILED: ${fleet.error}`]);
+  for (const s of (fleet?.connectStorm as Any[] | undefined) ?? []) {
+    rows.push([
+      `1. connect storm, ${s.devices} devices`,
+      `all online in ${f(s.secondsToAllOnline, 1)} s (${s.connected}/${s.devices}); server RSS ${f(s.serverRssMiB)} MiB (${f(s.rssPerConnectionKiB, 1)} KiB/conn); server CPU ${f(s.serverCpuSeconds, 1)} s, generator CPU ${f(s.generatorCpuSeconds, 1)} s`,
+    ]);
+  }
+  const ing = fleet?.sustainedIngest as Any | undefined;
+  if (ing) {
+    const n = ing.nominal;
+    rows.push([
+      `2a. ingest, ${ing.devices} devices × 1 sample/30 s`,
+      `${f(n.ackedPerSecond)} samples/s committed; sample→PUBACK p50 ${f(n.latencyP50Ms, 1)} ms, p99 ${f(n.latencyP99Ms, 1)} ms; server CPU ${f(n.serverCpuPercent)} %`,
+    ]);
+    rows.push([
+      `2b. ingest capacity probe (closed loop)`,
+      `${f(ing.probe.ackedPerSecond)} samples/s; p99 ${f(ing.probe.latencyP99Ms)} ms`,
+    ]);
+    const h = ing.held;
+    rows.push([
+      `2c. highest rate held ${h ? f(h.seconds) : '?'} s, zero loss`,
+      h
+        ? `${f(h.targetPerSecond)} samples/s (achieved ${f(h.ackedPerSecond)}); p50 ${f(h.latencyP50Ms, 1)} ms, p99 ${f(h.latencyP99Ms, 1)} ms; server CPU ${f(h.serverCpuPercent)} %, RSS ${f(h.serverRssMiB)} MiB; generator CPU ${f(h.generatorCpuPercent)} %`
+        : `no tried rate was held: ${JSON.stringify((ing.holds as Any[]).map((x) => x.targetPerSecond))}`,
+    ]);
+  }
+  const rs = fleet?.reconnectStorm as Any | undefined;
+  if (rs)
+    rows.push([
+      `3. reconnect storm, ${rs.devices} devices, server down ${rs.downSeconds} s`,
+      `all back in ${f(rs.secondsUntilAllBack, 1)} s; ${rs.bufferedSamples} buffered samples all committed in ${f(rs.secondsUntilAllCommitted, 1)} s (${rs.allCommitted ? 'yes' : 'NO'})`,
+    ]);
+  const kd = fleet?.killDrill as Any | undefined;
+  if (kd)
+    rows.push([
+      `drill: SIGKILL under ${kd.loadPerSecond} samples/s`,
+      `all back in ${f(kd.secondsUntilAllBack, 1)} s, backlog ${kd.bufferedSamples} committed in ${f(kd.secondsUntilAllCommitted, 1)} s`,
+    ]);
+  const zl = fleet?.zeroLossCheck as Any | undefined;
+  if (zl)
+    rows.push([
+      'zero-loss check (whole fleet run)',
+      `${zl.ackedSamples} acknowledged samples: lost ${zl.lost}, duplicated ${zl.duplicated}, unknown ${zl.unknown} (${zl.rows} rows)`,
+    ]);
+  const b = results.broker as Any | undefined;
+  if (b?.error) rows.push(['4. broker alone', `FAILED: ${b.error}`]);
+  else if (b)
+    rows.push([
+      `4. broker alone, ${b.aedes?.publishers} QoS 1 publishers → 1 subscriber`,
+      `aedes ${f(b.aedes?.deliveredPerSecond)} msg/s (${f(b.aedes?.brokerCpuUsPerMessage, 1)} µs CPU/msg, lost ${b.aedes?.lost}); Mosquitto ${f(b.mosquitto?.deliveredPerSecond)} msg/s (${f(b.mosquitto?.brokerCpuUsPerMessage, 1)} µs/msg, lost ${b.mosquitto?.lost}); ratio ${f(b.ratioMosquittoToAedes, 2)}`,
+    ]);
+  const c = results.coverage as Any | undefined;
+  if (c?.error) rows.push(['5. coverage/dashboard', `FAILED: ${c.error}`]);
+  else if (c && !c.wired) rows.push(['5. coverage (via bench/coverage.ts)', String(c.output).split('\n').slice(-4).join(' | ')]);
+  else if (c)
+    for (const k of ['coverage', 'coverageAsOf', 'communes', 'trend', 'sitesFirstPage', 'dashboardFirstPage'])
+      rows.push([
+        `5. ${k} (${c.sites} sites, ${c.devices} devices)`,
+        c[k]?.error
+          ? `FAILED: ${c[k].error}`
+          : `p50 ${f(c[k]?.p50Ms, 1)} ms, p99 ${f(c[k]?.p99Ms, 1)} ms (${c[k]?.requests} requests, ${f((c[k]?.bytes ?? 0) / 1024)} KiB)`,
+      ]);
+  const ct = results.content as Any | undefined;
+  if (ct?.error) rows.push(['6. content sync', `FAILED: ${ct.error}`]);
+  else if (ct)
+    rows.push([
+      `6. content sync, ${ct.devices} devices × ${f(ct.updateBytes / 1048576)} MiB`,
+      `${f(ct.totalSeconds, 1)} s (${f(ct.aggregateMBps)} MB/s); server CPU ${f(ct.serverCpuSeconds, 1)} s (${f(ct.serverCpuPercent)} %); sent/needed ${f(ct.sentOverNeeded, 4)} (${ct.linkCutsResumed} cut links resumed, ${ct.hashChecked} hash-checked, ${ct.hashMismatches} bad)`,
+    ]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return [
+    `| ${'measure'.padEnd(width)} | result |`,
+    `|${'-'.repeat(width + 2)}|---|`,
+    ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v} |`),
+  ].join('\n');
+}
