@@ -281,6 +281,28 @@ describe('commands', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('delivers to a persistent session (clientId = device id, clean: false) after a restart of the agent, once', async () => {
+    const { id, secret } = addDevice(server, 'kiosk-persist');
+    const first = await device(id, secret, { clientId: id, clean: false });
+    await first.subscribeAsync(topics.commands(id), { qos: 1 });
+    await first.endAsync();
+    const admin = new HttpSession(server.httpUrl);
+    await admin.login('admin', TEST_ADMIN_PASSWORD);
+    const queued = await admin.json<{ command: { id: string } }>('POST', `/api/v1/devices/${id}/commands`, {
+      type: 'reboot',
+      params: {},
+    });
+
+    // A new agent process: same client id, persistent session; it subscribes again as agents do at start.
+    const received: Array<{ id: string }> = [];
+    const again = await device(id, secret, { clientId: id, clean: false, manualConnect: false });
+    again.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString())));
+    await again.subscribeAsync(topics.commands(id), { qos: 1 });
+    await waitFor(() => received.length > 0, 'the command in the persistent session');
+    await new Promise((r) => setTimeout(r, 200)); // room for a duplicate to show up
+    expect(received).toEqual([expect.objectContaining({ id: queued.body.command.id, type: 'reboot' })]);
+  });
+
   it('notifies a connected device of a new manifest', async () => {
     const { id, secret } = addDevice(server, 'kiosk-manifest');
     const client = await device(id, secret);

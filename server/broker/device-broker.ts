@@ -40,6 +40,8 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
   const deviceOf = new WeakMap<Client, string>();
   const connections = new Map<string, Set<Client>>();
   const listeningForCommands = new Set<string>();
+  /** When each device's current connection began: a command sent since then is not sent again on it. */
+  const connectedSince = new Map<string, number>();
   let tcp: NetServer | null = null;
 
   /** Presence writes that fail while shutting down are expected (the writer closed first); others are not. */
@@ -120,6 +122,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     set.add(client);
     connections.set(deviceId, set);
     const now = Date.now();
+    connectedSince.set(deviceId, now);
     writer
       .submit(1, () => data.connected(deviceId, now))
       .catch((err: Error) => quiet(err, deviceId, 'could not record a connect'));
@@ -139,6 +142,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     if (set && set.size > 0) return;
     connections.delete(deviceId);
     listeningForCommands.delete(deviceId);
+    connectedSince.delete(deviceId);
     writer.submit(1, () => data.offline(deviceId)).catch((err: Error) => quiet(err, deviceId, 'could not record a disconnect'));
   });
 
@@ -176,9 +180,15 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     publish(topics.commands(command.deviceId), message);
   }
 
-  /** Sends every command the device has not acknowledged yet (on subscribe and reconnect). */
+  /**
+   * Sends every command the device has not acknowledged yet and that was not already sent on this
+   * connection (a restored persistent session and the agent's own re-SUBSCRIBE both lead here).
+   */
   function deliverPending(deviceId: string): void {
-    for (const command of undeliveredCommands(db, deviceId, Date.now())) sendOne(command);
+    const since = connectedSince.get(deviceId) ?? 0;
+    for (const command of undeliveredCommands(db, deviceId, Date.now())) {
+      if (command.sentAt === null || command.sentAt < since) sendOne(command);
+    }
   }
 
   return {
