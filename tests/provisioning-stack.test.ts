@@ -16,7 +16,7 @@ import { serve } from '@hono/node-server';
 import type { MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentConfigFile, topics } from '../protocol/index.js';
+import { AgentConfigFile } from '../protocol/index.js';
 import { createAudit } from '../server/auth/audit.js';
 import { createAuthMiddleware } from '../server/auth/auth-middleware.js';
 import { loadOrCreateSigningKeys } from '../server/content/signing-keys.js';
