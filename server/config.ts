@@ -48,6 +48,8 @@ export const ConfigSchema = z.object({
   INGEST_QUEUE_LIMIT: PositiveInt.default(20_000),
   /** How often retention, roll-ups, the offline sweep and command expiry run. */
   MAINTENANCE_INTERVAL: Duration.default(60_000),
+  /** After 3 failed logins per (user name, IP), the wait before the next attempt starts here and doubles. */
+  LOGIN_DELAY: Duration.default(1000),
   /** A session cookie lives this long. */
   SESSION_TTL: Duration.default(12 * UNITS_MS.h),
 });

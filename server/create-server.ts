@@ -138,7 +138,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       metrics,
       auth: createAuthMiddleware(db),
       audit: createAudit(db),
-      loginLimiter: new LoginLimiter(),
+      loginLimiter: new LoginLimiter({ baseDelayMs: config.LOGIN_DELAY }),
       fleet,
       urls,
     };
