@@ -239,6 +239,16 @@ describe('kiosk page', () => {
     server.setManifest(localManifest(items));
     const { context, page } = await openPage(LANDSCAPE);
     await page.locator('.language[lang="vi"]').click();
+    // Browse by topic, then by kind within it.
+    const shownIds = () => page.locator('.card').evaluateAll((els) => els.map((e) => e.getAttribute('data-item')));
+    await page.locator('[data-topic="xuat-nhap-canh"]').click();
+    await expect.poll(shownIds).toEqual(['video-crossing', 'poster-lao', 'web-map']);
+    expect(await page.locator('[data-topic="xuat-nhap-canh"]').textContent()).toBe('Xuat nhap canh');
+    await page.locator('[data-kind-filter="video"]').click();
+    await expect.poll(shownIds).toEqual(['video-crossing']);
+    await page.locator('.chip', { hasText: 'Tất cả chủ đề' }).click();
+    await page.locator('.chip', { hasText: 'Tất cả loại' }).click();
+    await expect.poll(shownIds).toHaveLength(items.length);
     await page.locator('.card[data-item="audio-notice"]').click();
     const audio = page.locator('[data-testid="audio"]');
     await expect
@@ -266,6 +276,11 @@ describe('kiosk page', () => {
     expect(blocked).toBe(true);
     expect(await page.evaluate<string>('getComputedStyle(document.body).userSelect')).toBe('none');
     expect(await page.locator('a[href]').count()).toBe(0);
+
+    // Leaving the page (here a reload) still reports the view on screen, by beacon.
+    const before = server.views.length;
+    await page.reload();
+    await expect.poll(() => server.views.slice(before).map((v) => v.itemId), { timeout: 10_000 }).toContain('web-map');
     await context.close();
   }, 60_000);
 

@@ -8,6 +8,8 @@ export class LocalApiError extends Error {
 export interface LocalApi {
   manifest(): Promise<LocalManifest>;
   postViews(views: LocalViews['views']): Promise<void>;
+  /** Fire-and-forget post that survives the page being closed or reloaded; false if the browser refused it. */
+  beaconViews(views: LocalViews['views']): boolean;
 }
 
 /** Same-origin calls; the page is served by the agent, so there is no base URL to configure. */
@@ -29,6 +31,11 @@ export function createLocalApi(fetchFn: typeof fetch = (input, init) => fetch(in
         body: JSON.stringify(body),
       });
       if (!res.ok) throw new LocalApiError(`POST /local/stats: ${res.status}`);
+    },
+    beaconViews(views) {
+      const body: LocalViews = { views };
+      const blob = new Blob([JSON.stringify(body)], { type: 'application/json' });
+      return navigator.sendBeacon('/local/stats', blob);
     },
   };
 }

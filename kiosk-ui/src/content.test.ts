@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ManifestItem } from '../../protocol/manifest.js';
-import { attractItems, filterItems, pickTranslation, topicsOf, viewerFor } from './content.js';
+import { attractItems, filterItems, pickTranslation, topicLabel, topicsOf, viewerFor } from './content.js';
 import { labelsFor, labelsLang } from './i18n.js';
 import { idleTimeoutMs } from './idle.js';
 
@@ -44,6 +44,7 @@ describe('browsing', () => {
 
   it('lists each topic once, sorted, and filters by topic and kind together', () => {
     expect(topicsOf(items)).toEqual(['farming', 'health', 'law']);
+    expect(topicLabel('phap-luat')).toBe('Phap luat');
     expect(filterItems(items, { topic: 'health', kind: null }).map((i) => i.id)).toEqual(['a', 'b']);
     expect(filterItems(items, { topic: 'health', kind: 'video' }).map((i) => i.id)).toEqual(['a']);
     expect(filterItems(items, { topic: null, kind: null })).toHaveLength(3);

@@ -24,6 +24,15 @@ export function topicsOf(items: readonly ManifestItem[]): string[] {
   return [...new Set(items.flatMap((i) => i.topics))].sort((a, b) => a.localeCompare(b));
 }
 
+/**
+ * Topics are slugs in the manifest (`phap-luat`, `border-law`): shown with spaces and a capital. The manifest carries
+ * no display names for topics; when it does, they belong here.
+ */
+export function topicLabel(slug: string): string {
+  const words = slug.replace(/[-_]+/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export function kindsOf(items: readonly ManifestItem[]): ManifestItem['kind'][] {
   return [...new Set(items.map((i) => i.kind))];
 }

@@ -37,7 +37,9 @@ export async function startKiosk(win: Window): Promise<KioskApp> {
   // Views of a visitor who walks away are posted before the page is closed or reloaded.
   win.addEventListener('pagehide', () => {
     counter.end();
-    void counter.flush();
+    const views = counter.takeAll();
+    // A beacon carries at most 64 KB: batches of 100 views are ~8 KB.
+    for (let i = 0; i < views.length; i += 100) api.beaconViews(views.slice(i, i + 100));
   });
   await app.start();
   return app;

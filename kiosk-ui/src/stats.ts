@@ -48,6 +48,11 @@ export class ViewCounter {
     return this.pending.length;
   }
 
+  /** Hands over everything queued (for a last-chance beacon when the page goes away). */
+  takeAll(): View[] {
+    return this.pending.splice(0, this.pending.length);
+  }
+
   /** Posts what is queued, a batch at a time; on failure the batch stays queued for the next flush. */
   async flush(): Promise<void> {
     if (this.flushing) return;

@@ -1,6 +1,6 @@
 /** Home: browse by topic and by kind; each item is one large button. */
 import type { ManifestItem } from '../../../protocol/manifest.js';
-import { fileUrl, filterItems, kindsOf, pickTranslation, topicsOf } from '../content.js';
+import { fileUrl, filterItems, kindsOf, pickTranslation, topicLabel, topicsOf } from '../content.js';
 import { h } from '../dom.js';
 import { languageName } from '../i18n.js';
 import { statusBar, topBar } from './chrome.js';
@@ -41,7 +41,9 @@ export function browseScreen(ctx: ViewContext): HTMLElement[] {
     chip(labels.allTopics, filter.topic === null, () => ctx.setFilter({ ...filter, topic: null })),
   );
   for (const topic of topicsOf(items)) {
-    topics.append(chip(topic, filter.topic === topic, () => ctx.setFilter({ ...filter, topic }), { 'data-topic': topic }));
+    topics.append(
+      chip(topicLabel(topic), filter.topic === topic, () => ctx.setFilter({ ...filter, topic }), { 'data-topic': topic }),
+    );
   }
   const kinds = h(
     'ul',
