@@ -13,6 +13,7 @@ import {
   equippedOn,
   existsOn,
   operationalNow,
+  type SiteWindows,
   sitesInScope,
   windowsBySite,
 } from './engine.js';
@@ -94,8 +95,15 @@ function addProgress(into: Progress, from: Progress): void {
   into.problems.syncFailed += from.problems.syncFailed;
 }
 
-function deviceProgress(devices: readonly FleetDevice[], options: CoverageOptions): Progress & { planned: boolean } {
-  const p = { ...emptyProgress(), planned: false };
+/** Per site: device counts, last seen, content seq and problems, as the communes table shows them. */
+export interface SiteProgress extends Progress {
+  /** Some device there does not count now (registered, provisioned, or no manifest applied yet). */
+  waiting: boolean;
+}
+
+/** The definition of a site's progress from its devices; the repository computes the same in SQL at scale. */
+export function progressFromDevices(devices: readonly FleetDevice[], options: CoverageOptions): SiteProgress {
+  const p: SiteProgress = { ...emptyProgress(), waiting: false };
   for (const d of devices) {
     if (d.status === 'decommissioned') continue;
     p.devices++;
@@ -106,11 +114,31 @@ function deviceProgress(devices: readonly FleetDevice[], options: CoverageOption
       p.contentSeq = minOrNull(p.contentSeq, d.contentSeq);
       if (d.lastSeen === null || options.now - d.lastSeen > options.offlineAfterMs) p.problems.offline++;
     } else {
-      p.planned = true;
+      p.waiting = true;
       if (d.firstSeen !== null && d.equippedAt === null) p.problems.neverApplied++;
     }
   }
   return p;
+}
+
+/** Groups devices per site: counting windows and progress (for tests and small fleets). */
+export function fleetFromDevices(devices: readonly FleetDevice[], options: CoverageOptions): SiteFleet {
+  const bySite = new Map<string, FleetDevice[]>();
+  for (const d of devices) {
+    if (d.siteId === null) continue;
+    const list = bySite.get(d.siteId);
+    if (list) list.push(d);
+    else bySite.set(d.siteId, [d]);
+  }
+  const progress = new Map<string, SiteProgress>();
+  for (const [siteId, list] of bySite) progress.set(siteId, progressFromDevices(list, options));
+  return { windows: windowsBySite(devices), progress };
+}
+
+/** What the communes table knows of the devices, per site id. */
+export interface SiteFleet {
+  windows: SiteWindows;
+  progress: Map<string, SiteProgress>;
 }
 
 /**
@@ -119,7 +147,7 @@ function deviceProgress(devices: readonly FleetDevice[], options: CoverageOption
  * a commune whose district was abolished keeps it as its former district (the district level ended).
  */
 export function communeRows(
-  input: { plan: Plan; sites: readonly CoverageSite[]; devices: readonly FleetDevice[] },
+  input: { plan: Plan; sites: readonly CoverageSite[]; fleet: SiteFleet },
   asOf: string,
   options: CoverageOptions,
   include: { siteRows: boolean } = { siteRows: false },
@@ -135,14 +163,7 @@ export function communeRows(
     if (list) list.push(site);
     else children.set(site.parentId, [site]);
   }
-  const devicesBySite = new Map<string, FleetDevice[]>();
-  for (const d of input.devices) {
-    if (d.siteId === null) continue;
-    const list = devicesBySite.get(d.siteId);
-    if (list) list.push(d);
-    else devicesBySite.set(d.siteId, [d]);
-  }
-  const windows = windowsBySite(input.devices);
+  const { windows, progress } = input.fleet;
 
   const communeIds = new Set<string>();
   for (const target of plan.targets) {
@@ -166,17 +187,18 @@ export function communeRows(
   }
 
   const siteRow = (site: CoverageSite): SiteRow => {
-    const progress = deviceProgress(devicesBySite.get(site.id) ?? [], options);
+    const { waiting, ...facts } = progress.get(site.id) ?? { ...emptyProgress(), waiting: false };
     const siteWindows = windows.get(site.id);
     const equipped = equippedOn(siteWindows, asOf, options);
     return {
       id: site.id,
       kind: site.kind,
       name: site.name,
-      ...progress,
+      ...facts,
+      problems: { ...facts.problems },
       equipped,
       operational: isToday ? equipped && operationalNow(siteWindows, options) : null,
-      planned: progress.planned && !equipped,
+      planned: waiting && !equipped,
     };
   };
 

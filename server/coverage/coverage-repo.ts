@@ -1,8 +1,8 @@
 /** Plans and the rows the coverage engine reads. The coverage module's SQL lives here and nowhere else. */
-import type { DeviceStatus, SiteKind } from '../../protocol/index.js';
+import type { SiteKind } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
-import type { FleetDevice } from './communes.js';
-import type { CoverageDevice, CoverageSite } from './engine.js';
+import type { SiteFleet, SiteProgress } from './communes.js';
+import type { CoverageOptions, CoverageSite, SiteWindows } from './engine.js';
 import { checkPlanSites, type Plan, type PlanSummary, parsePlan, type SiteRef, summarizePlan } from './plan.js';
 
 interface SiteRow {
@@ -32,62 +32,96 @@ export function readCoverageSites(db: Database): CoverageSite[] {
   }));
 }
 
-type CountingRow = [string, DeviceStatus, number, number, number | null, number | null];
+/**
+ * The SQL side of the engine's definitions, so that 50 000 devices do not cross into JavaScript. Each mirrors a
+ * function of the engine, and tests/coverage-repo.test.ts checks they agree on varied fleets:
+ * - OPEN: the device is in service with a counting window open since max(first_seen, equipped_at)
+ *   (`countingWindow`, status active); the open windows of a site collapse into one, from the earliest start,
+ *   seen at the latest `last_seen` (all instants are in the past, so that is exact for "equipped on a day" and
+ *   "operational now").
+ * - COUNTS_NOW: counts at @now (`countingWindow` contains now), for a device not decommissioned.
+ */
+const OPEN = `(status = 'active') * (decommissioned_at IS NULL) * (first_seen IS NOT NULL) * (equipped_at IS NOT NULL)`;
+const COUNTS_NOW = `(status = 'active') * (ifnull(max(first_seen, equipped_at), 9e15) <= @now) * (ifnull(decommissioned_at, 9e15) > @now)`;
+/** Closed windows: decommissioned on a date after they started (`countingWindow` with an end). */
+const CLOSED_WINDOWS = `SELECT site_id, max(first_seen, equipped_at), decommissioned_at, last_seen
+  FROM devices INDEXED BY devices_closed
+  WHERE decommissioned_at IS NOT NULL AND site_id IS NOT NULL AND first_seen IS NOT NULL AND equipped_at IS NOT NULL
+    AND status IN ('active', 'decommissioned') AND decommissioned_at > max(first_seen, equipped_at)`;
 
-/** Only the devices that can count (connected and applied a manifest), read from the covering index. */
-export function readCountingDevices(db: Database): CoverageDevice[] {
-  const rows = db
-    .prepare(
-      `SELECT site_id, status, first_seen, equipped_at, decommissioned_at, last_seen FROM devices INDEXED BY devices_coverage
-       WHERE first_seen IS NOT NULL AND equipped_at IS NOT NULL AND site_id IS NOT NULL`,
-    )
-    .raw()
-    .all() as CountingRow[];
-  // The engine needs no device id to count; the site is what matters.
-  return rows.map(([siteId, status, firstSeen, equippedAt, decommissionedAt, lastSeen]) => ({
-    id: '',
-    siteId,
-    status,
-    firstSeen,
-    equippedAt,
-    decommissionedAt,
-    lastSeen,
-  }));
+type WindowRow = [string, number, number | null, number | null];
+
+function addWindows(windows: SiteWindows, rows: WindowRow[]): SiteWindows {
+  for (const [siteId, start, end, lastSeen] of rows) {
+    const window = { start, end: end ?? Number.POSITIVE_INFINITY, lastSeen };
+    const list = windows.get(siteId);
+    if (list) list.push(window);
+    else windows.set(siteId, [window]);
+  }
+  return windows;
 }
 
-type FleetRow = [
-  string,
-  string,
-  DeviceStatus,
-  number | null,
-  number | null,
-  number | null,
-  number | null,
-  number | null,
-  string | null,
-];
-
-/** Every device placed at a site, with its content seq and last sync state: the communes table's input. */
-export function readFleetDevices(db: Database): FleetDevice[] {
-  const rows = db
+/** Counting windows per site, as the engine's `windowsBySite` builds them from the devices. */
+export function readSiteWindows(db: Database): SiteWindows {
+  const open = db
     .prepare(
-      `SELECT d.id, d.site_id, d.status, d.first_seen, d.equipped_at, d.decommissioned_at, d.last_seen, d.content_seq, s.state
-       FROM devices d LEFT JOIN device_sync s ON s.device_id = d.id
-       WHERE d.site_id IS NOT NULL`,
+      `SELECT site_id, min(max(first_seen, equipped_at)), NULL, max(last_seen)
+       FROM devices INDEXED BY devices_coverage
+       WHERE first_seen IS NOT NULL AND equipped_at IS NOT NULL AND site_id IS NOT NULL
+         AND status = 'active' AND decommissioned_at IS NULL
+       GROUP BY site_id`,
     )
     .raw()
-    .all() as FleetRow[];
-  return rows.map(([id, siteId, status, firstSeen, equippedAt, decommissionedAt, lastSeen, contentSeq, syncState]) => ({
-    id,
-    siteId,
-    status,
-    firstSeen,
-    equippedAt,
-    decommissionedAt,
-    lastSeen,
-    contentSeq,
-    syncState,
-  }));
+    .all() as WindowRow[];
+  return addWindows(addWindows(new Map(), open), db.prepare(CLOSED_WINDOWS).raw().all() as WindowRow[]);
+}
+
+type ProgressRow = [string, number, number | null, number | null, number, number, number, number | null, number | null];
+
+/**
+ * Per-site progress as `progressFromDevices` defines it (communes.ts) and the counting windows, in one pass
+ * over the devices in service plus the closed windows.
+ */
+export function readSiteFleet(db: Database, options: Pick<CoverageOptions, 'now' | 'offlineAfterMs'>): SiteFleet {
+  const rows = db
+    .prepare(
+      `SELECT site_id, count(*), max(last_seen), min(CASE WHEN c THEN content_seq END),
+         sum(c AND (last_seen IS NULL OR last_seen < @seenAfter)),
+         sum(NOT c AND first_seen IS NOT NULL AND equipped_at IS NULL),
+         max(NOT c),
+         min(CASE WHEN o THEN max(first_seen, equipped_at) END),
+         max(CASE WHEN o THEN last_seen END)
+       FROM (SELECT site_id, last_seen, content_seq, first_seen, equipped_at, ${COUNTS_NOW} AS c, ${OPEN} AS o
+             FROM devices INDEXED BY devices_progress
+             WHERE site_id IS NOT NULL AND status <> 'decommissioned')
+       GROUP BY site_id`,
+    )
+    .raw()
+    .all({ now: options.now, seenAfter: options.now - options.offlineAfterMs }) as ProgressRow[];
+  const failed = new Map(
+    db
+      .prepare(
+        `SELECT d.site_id, count(*) FROM device_sync s INDEXED BY device_sync_failed JOIN devices d ON d.id = s.device_id
+         WHERE s.state = 'failed' AND d.site_id IS NOT NULL AND d.status <> 'decommissioned'
+         GROUP BY d.site_id`,
+      )
+      .raw()
+      .all() as [string, number][],
+  );
+  const progress = new Map<string, SiteProgress>();
+  const open: WindowRow[] = [];
+  for (const [siteId, devices, lastSeen, contentSeq, offline, neverApplied, waiting, openStart, openSeen] of rows) {
+    progress.set(siteId, {
+      devices,
+      lastSeen,
+      contentSeq,
+      problems: { offline, neverApplied, syncFailed: failed.get(siteId) ?? 0 },
+      waiting: waiting === 1,
+    });
+    if (openStart !== null) open.push([siteId, openStart, null, openSeen]);
+  }
+  const windows = addWindows(addWindows(new Map(), open), db.prepare(CLOSED_WINDOWS).raw().all() as WindowRow[]);
+  return { windows, progress };
 }
 
 /** A stored plan; a definition that no longer passes the schema is reported, not served half-valid. */

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import { communeRows } from './communes.js';
-import { getPlan, listPlans, readCountingDevices, readCoverageSites, readFleetDevices, savePlan } from './coverage-repo.js';
+import { getPlan, listPlans, readCoverageSites, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
 import { CoverageInputError, type CoverageOptions, computeCoverage } from './engine.js';
 import { InvalidPlanError, type Plan } from './plan.js';
@@ -105,11 +105,11 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
     const opts = options();
     const asOf = asOfParam ?? dayOf(opts.now, utcOffsetMinutes);
     const sites = readCoverageSites(db);
-    const devices = readFleetDevices(db);
+    const fleet = readSiteFleet(db, opts);
     return {
       plan,
-      coverage: computeCoverage({ plan, sites, devices }, asOf, opts),
-      communes: communeRows({ plan, sites, devices }, asOf, opts),
+      coverage: computeCoverage({ plan, sites, windows: fleet.windows }, asOf, opts),
+      communes: communeRows({ plan, sites, fleet }, asOf, opts),
       utcOffsetMinutes,
     };
   }
@@ -147,13 +147,13 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
     const { asOf = dayOf(opts.now, utcOffsetMinutes) } = query(CoverageQuery, c.req.query());
-    return c.json(computeCoverage({ plan, sites: readCoverageSites(db), devices: readCountingDevices(db) }, asOf, opts));
+    return c.json(computeCoverage({ plan, sites: readCoverageSites(db), windows: readSiteWindows(db) }, asOf, opts));
   });
 
   app.get('/plans/:id/trend', readers, (c) => {
     const plan = loadPlan(c.req.param('id'));
     const q = query(TrendQuery, c.req.query());
-    return c.json(computeTrend({ plan, sites: readCoverageSites(db), devices: readCountingDevices(db) }, q, options()));
+    return c.json(computeTrend({ plan, sites: readCoverageSites(db), windows: readSiteWindows(db) }, q, options()));
   });
 
   app.get('/plans/:id/communes', readers, (c) => {
@@ -161,7 +161,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
     const opts = options();
     const q = query(CommunesQuery, c.req.query());
     const asOf = q.asOf ?? dayOf(opts.now, utcOffsetMinutes);
-    const input = { plan, sites: readCoverageSites(db), devices: readFleetDevices(db) };
+    const input = { plan, sites: readCoverageSites(db), fleet: readSiteFleet(db, opts) };
     return c.json(communeRows(input, asOf, opts, { siteRows: q.include === 'sites' }));
   });
 

@@ -160,10 +160,17 @@ export function checkAsOf(asOf: string, plan: Plan, options: CoverageOptions): v
     throw new CoverageInputError('as_of_in_future', `asOf ${asOf} is after today (${today}): coverage is not known yet`);
 }
 
-export interface CoverageInput {
-  plan: Plan;
-  sites: readonly CoverageSite[];
-  devices: Iterable<CoverageDevice>;
+/**
+ * The engine's data: the devices, or (at scale) their counting windows already grouped per site by the
+ * repository. Both give the same answers (tests/coverage-repo.test.ts checks it).
+ */
+export type CoverageInput = { plan: Plan; sites: readonly CoverageSite[] } & (
+  | { devices: Iterable<CoverageDevice> }
+  | { windows: SiteWindows }
+);
+
+export function inputWindows(input: CoverageInput): SiteWindows {
+  return 'windows' in input ? input.windows : windowsBySite(input.devices);
 }
 
 /** One target on one day: units that exist that day, those equipped that day, and whether that meets it. */
@@ -209,7 +216,7 @@ export function computeCoverage(input: CoverageInput, asOf: string, options: Cov
   const { plan, sites } = input;
   checkAsOf(asOf, plan, options);
   const byId = new Map(sites.map((s) => [s.id, s]));
-  const windows = windowsBySite(input.devices);
+  const windows = inputWindows(input);
   const isToday = asOf === dayOf(options.now, options.utcOffsetMinutes);
   const targets = plan.targets.map((target) => {
     const judgedOn = target.deadline < asOf ? target.deadline : asOf;

@@ -8,9 +8,9 @@ import {
   CoverageInputError,
   type CoverageOptions,
   checkAsOf,
+  inputWindows,
   sitesInScope,
   targetCoverageOn,
-  windowsBySite,
 } from './engine.js';
 import { type PlanSummary, summarizePlan } from './plan.js';
 
@@ -81,7 +81,7 @@ export function computeTrend(input: CoverageInput, range: TrendRange, options: C
   const since = [addDays(to, -paceDays), plan.issued].sort().at(-1) as string;
   const days = monthlyDays(from, to);
   const byId = new Map(sites.map((s) => [s.id, s]));
-  const windows = windowsBySite(input.devices);
+  const windows = inputWindows(input);
   const targets = plan.targets.map((target): TargetTrend => {
     const scoped = sitesInScope(target, sites, byId);
     const at = (day: string) => targetCoverageOn(target, scoped, windows, day, options, false);

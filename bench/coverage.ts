@@ -1,0 +1,197 @@
+/**
+ * Coverage at scale (issue 8): 10 000 sites and 50 000 devices in a temporary SQLite file, then the coverage
+ * and communes APIs timed over real HTTP. Target: p99 under 200 ms. `npm run bench:coverage [-- --requests N]`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { savePlan } from '../server/coverage/coverage-repo.js';
+import { type Database, openDatabase } from '../server/db/open-database.js';
+import { HOUR, local, startCoverageServer } from '../tests/coverage-helpers.js';
+
+const SITES = 10_000;
+const DEVICES = 50_000;
+const DISTRICTS = 100;
+const COMMUNES = 1_980;
+const NOW = local('2026-11-23T10:00:00');
+
+function seed(db: Database): void {
+  const site = db.prepare(
+    'INSERT INTO sites (id, kind, name, parent_id, border, admin_code, valid_to) VALUES (?, ?, ?, ?, 1, ?, ?)',
+  );
+  const device = db.prepare(
+    `INSERT INTO devices (id, site_id, status, first_seen, equipped_at, decommissioned_at, last_seen, content_seq, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const siteIds: string[] = [];
+  const childKinds = ['station', 'gate', 'office', 'office'] as const;
+  db.transaction(() => {
+    for (let d = 0; d < DISTRICTS; d++) site.run(`d${d}`, 'district', `Huyện ${d}`, null, null, '2025-06-30');
+    for (let c = 0; c < COMMUNES; c++) {
+      site.run(`c${c}`, 'commune', `Xã ${c}`, `d${c % DISTRICTS}`, String(20_000 + c), null);
+      siteIds.push(`c${c}`);
+    }
+    for (let s = 0; siteIds.length < SITES - DISTRICTS; s++) {
+      site.run(`s${s}`, childKinds[s % childKinds.length], `Điểm ${s}`, `c${s % COMMUNES}`, null, null);
+      siteIds.push(`s${s}`);
+    }
+    // Deterministic mix: most devices equipped at various times since 2021, some never applied a manifest,
+    // some only registered, some decommissioned; last seen spread over the past two days.
+    const start = local('2021-01-01T00:00:00');
+    let state = 42;
+    // A small LCG: the same fleet on every run, without a pattern tying a site to one kind of device.
+    const random = (n: number) => {
+      state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+      return state % n;
+    };
+    for (let i = 0; i < DEVICES; i++) {
+      const siteId = siteIds[random(siteIds.length)] as string;
+      const kind = random(10);
+      const firstSeen = start + random(5 * 365) * 24 * HOUR;
+      const status = kind === 8 ? 'registered' : kind === 9 ? 'decommissioned' : 'active';
+      const equippedAt = kind === 7 || kind === 8 ? null : firstSeen + HOUR;
+      device.run(
+        `dev-${i}`,
+        siteId,
+        status,
+        kind === 8 ? null : firstSeen,
+        equippedAt,
+        kind === 9 ? firstSeen + 200 * 24 * HOUR : null,
+        kind === 8 ? null : NOW - random(48) * HOUR,
+        kind === 8 ? null : i % 20,
+        start,
+      );
+    }
+  })();
+  db.pragma('optimize');
+}
+
+const PLAN = {
+  id: 'bench-plan',
+  province: 'Bench',
+  document: '1/KH-BENCH',
+  issued: '2020-12-24',
+  title: 'Benchmark plan',
+  targets: [
+    {
+      id: 'p1-communes',
+      phase: '2020-2025',
+      deadline: '2025-12-31',
+      label: '50% xã',
+      scope: { kind: 'commune', border: true },
+      required: { share: 0.5 },
+    },
+    {
+      id: 'p1-districts',
+      phase: '2020-2025',
+      deadline: '2025-12-31',
+      label: '50% huyện',
+      scope: { kind: 'district', border: true },
+      required: { share: 0.5 },
+    },
+    {
+      id: 'p1-stations',
+      phase: '2020-2025',
+      deadline: '2025-12-31',
+      label: 'đồn',
+      scope: { kind: 'station' },
+      required: { count: 1000 },
+    },
+    {
+      id: 'p1-gate',
+      phase: '2020-2025',
+      deadline: '2025-12-31',
+      label: 'cửa khẩu',
+      scope: { sites: ['s1'] },
+      required: { share: 1 },
+    },
+    {
+      id: 'p2-communes',
+      phase: '2025-2030',
+      deadline: '2030-12-31',
+      label: '100% xã',
+      scope: { kind: 'commune', border: true },
+      required: { share: 1 },
+    },
+    {
+      id: 'p2-districts',
+      phase: '2025-2030',
+      deadline: '2030-12-31',
+      label: '100% huyện',
+      scope: { kind: 'district', border: true },
+      required: { share: 1 },
+    },
+    {
+      id: 'p2-gates',
+      phase: '2025-2030',
+      deadline: '2030-12-31',
+      label: 'cửa khẩu',
+      scope: { kind: 'gate' },
+      required: { share: 1 },
+    },
+  ],
+};
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function time(url: string, requests: number): Promise<{ p50: number; p99: number; max: number; bytes: number }> {
+  const headers = { authorization: 'Bearer tok-dept' };
+  let bytes = 0;
+  for (let i = 0; i < 5; i++) await (await fetch(url, { headers })).arrayBuffer();
+  const samples: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url, { headers });
+    const body = await res.arrayBuffer();
+    samples.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${new TextDecoder().decode(body)}`);
+    bytes = body.byteLength;
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.at(-1) as number, bytes };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { requests: { type: 'string', default: '60' }, keep: { type: 'string' } } });
+  const requests = Number(values.requests);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-coverage-'));
+  // --keep FILE leaves the seeded database there for profiling.
+  const file = values.keep ?? join(dir, 'fleet.sqlite');
+  try {
+    const db = openDatabase(file);
+    const t0 = performance.now();
+    seed(db);
+    savePlan(db, PLAN, NOW);
+    db.close();
+    console.log(`seeded ${SITES} sites, ${DEVICES} devices in ${Math.round(performance.now() - t0)} ms`);
+    const server = await startCoverageServer({ now: NOW, dbFile: file, seed: false });
+    try {
+      const cases = [
+        ['coverage', `${server.url}/plans/bench-plan/coverage`],
+        ['coverage asOf', `${server.url}/plans/bench-plan/coverage?asOf=2025-06-30`],
+        ['communes', `${server.url}/plans/bench-plan/communes`],
+        ['communes+sites', `${server.url}/plans/bench-plan/communes?include=sites`],
+      ] as const;
+      let failed = false;
+      for (const [name, url] of cases) {
+        const r = await time(url, requests);
+        const ok = r.p99 < 200;
+        failed ||= !ok;
+        console.log(
+          `${name.padEnd(15)} p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  max ${r.max.toFixed(1).padStart(6)} ms  ${(r.bytes / 1024).toFixed(0)} KiB  ${ok ? 'ok' : 'OVER 200 ms'}  (${requests} requests)`,
+        );
+      }
+      process.exitCode = failed ? 1 : 0;
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,111 @@
+/**
+ * The repository computes the engine's definitions in SQL at scale (coverage-repo.ts); on varied fleets in a real
+ * SQLite file it must give exactly what the engine gives from the devices themselves.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { communeRows, type FleetDevice, fleetFromDevices } from '../server/coverage/communes.js';
+import { readCoverageSites, readSiteFleet, readSiteWindows } from '../server/coverage/coverage-repo.js';
+import { monthlyDays } from '../server/coverage/days.js';
+import { type CoverageOptions, computeCoverage } from '../server/coverage/engine.js';
+import { readSeedPlan } from '../server/coverage/seed-data.js';
+import { type Database, openDatabase } from '../server/db/open-database.js';
+import { seedReferenceData } from '../server/db/seed.js';
+import { HOUR, local } from './coverage-helpers.js';
+
+const NOW = local('2026-11-23T10:00:00');
+const options: CoverageOptions = { now: NOW, offlineAfterMs: 24 * HOUR, utcOffsetMinutes: 420 };
+const plan = readSeedPlan();
+let dir: string;
+let db: Database;
+const devices: FleetDevice[] = [];
+
+function fleet(count: number): FleetDevice[] {
+  let state = 7;
+  const random = (n: number) => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state % n;
+  };
+  const pick = <T>(items: readonly T[]) => items[random(items.length)] as T;
+  const siteIds = readCoverageSites(db).map((s) => s.id);
+  const start = local('2020-06-01T00:00:00');
+  const day = 24 * HOUR;
+  return Array.from({ length: count }, (_, i): FleetDevice => {
+    const status = pick(['registered', 'provisioned', 'active', 'active', 'active', 'decommissioned'] as const);
+    const firstSeen = status === 'registered' || random(10) === 0 ? null : start + random(2200) * day + random(day);
+    const equippedAt = firstSeen === null || random(5) === 0 ? null : firstSeen + (random(3) - 1) * random(40) * day;
+    // Odd rows too (a decommission date on a device not marked decommissioned): both sides must agree on them.
+    const decommissionedAt =
+      (status === 'decommissioned' && random(6) > 0) || random(8) === 0
+        ? (firstSeen ?? start) + random(900) * day - random(60) * day
+        : null;
+    return {
+      id: `dev-${i}`,
+      siteId: random(20) === 0 ? null : pick(siteIds),
+      status,
+      firstSeen,
+      equippedAt,
+      decommissionedAt,
+      lastSeen: firstSeen === null ? null : NOW - random(72) * HOUR,
+      contentSeq: random(4) === 0 ? null : random(30),
+      syncState: pick([null, null, 'applied', 'downloading', 'failed'] as const),
+    };
+  });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'coverage-repo-'));
+  db = openDatabase(join(dir, 'fleet.sqlite'));
+  seedReferenceData(db);
+  devices.push(...fleet(600));
+  const insert = db.prepare(
+    `INSERT INTO devices (id, site_id, status, first_seen, equipped_at, decommissioned_at, last_seen, content_seq, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+  );
+  const sync = db.prepare(
+    `INSERT INTO device_sync (device_id, manifest_seq, state, bytes, missing, updated_at) VALUES (?, 1, ?, 0, 0, 0)`,
+  );
+  db.transaction(() => {
+    for (const d of devices) {
+      insert.run(d.id, d.siteId, d.status, d.firstSeen, d.equippedAt, d.decommissionedAt, d.lastSeen, d.contentSeq);
+      if (d.syncState) sync.run(d.id, d.syncState);
+    }
+  })();
+});
+
+afterAll(() => {
+  db?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('coverage from SQL equals coverage from the devices', () => {
+  it('has a varied fleet to compare', () => {
+    const counted = computeCoverage({ plan, sites: readCoverageSites(db), devices }, '2026-11-23', options);
+    const communes = counted.targets.find((t) => t.id === 'p2-communes');
+    expect(communes?.equipped).toBeGreaterThan(0);
+    expect(devices.some((d) => d.status === 'decommissioned' && d.decommissionedAt !== null)).toBe(true);
+  });
+
+  it('on every month end since the plan, and today with operational', () => {
+    const sites = readCoverageSites(db);
+    const windows = readSiteWindows(db);
+    for (const day of monthlyDays(plan.issued, '2026-11-23')) {
+      expect(computeCoverage({ plan, sites, windows }, day, options)).toEqual(
+        computeCoverage({ plan, sites, devices }, day, options),
+      );
+    }
+  });
+
+  it('for the per-commune rows with site detail', () => {
+    const sites = readCoverageSites(db);
+    for (const day of ['2025-06-30', '2026-01-15', '2026-11-23']) {
+      const fromSql = communeRows({ plan, sites, fleet: readSiteFleet(db, options) }, day, options, { siteRows: true });
+      const fromDevices = communeRows({ plan, sites, fleet: fleetFromDevices(devices, options) }, day, options, {
+        siteRows: true,
+      });
+      expect(fromSql).toEqual(fromDevices);
+    }
+  });
+});
