@@ -2,8 +2,16 @@
 import { loadConfig } from './config.js';
 import { createServer } from './create-server.js';
 
-const config = loadConfig(process.env);
-const server = await createServer(config);
+let config: ReturnType<typeof loadConfig>;
+let server: Awaited<ReturnType<typeof createServer>>;
+try {
+  config = loadConfig(process.env);
+  server = await createServer(config);
+} catch (error) {
+  // A start-up failure (bad setting, port in use, unreadable data directory) is one line, not a stack trace.
+  console.error(`The server could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
 
 console.log(`Border kiosk fleet server
   HTTP API and dashboard  ${server.httpUrl}
