@@ -138,6 +138,21 @@ describe('enrollment tokens', () => {
     expect(count(`SELECT count(*) AS n FROM audit WHERE action = 'enrollment_tokens.create' AND actor = 'technician1'`)).toBe(1);
   });
 
+  it('lists tokens without their secret, and revokes an unused one so it cannot enroll', async () => {
+    const t = await newToken('gl-c-iamo');
+    const list = await call('GET', '/api/v1/enrollment-tokens?siteId=gl-c-iamo', { role: 'department' });
+    expect(list.status).toBe(200);
+    expect(list.data.tokens[0]).toMatchObject({ id: t.id, siteId: 'gl-c-iamo', state: 'unused', createdBy: 'technician1' });
+    expect(JSON.stringify(list.data)).not.toContain(t.token);
+    expect((await call('DELETE', `/api/v1/enrollment-tokens/${t.id}`, { role: 'technician' })).status).toBe(204);
+    const refused = await call('POST', '/api/v1/enroll', { json: { token: t.token, facts: facts('REVOKED') } });
+    expect(refused.status).toBe(401);
+    expect(refused.data.error.code).toBe('enrollment_token_revoked');
+    expect(count(`SELECT count(*) AS n FROM devices WHERE serial = 'REVOKED'`)).toBe(0);
+    const after = await call('GET', '/api/v1/enrollment-tokens?siteId=gl-c-iamo', { role: 'technician' });
+    expect(after.data.tokens[0].state).toBe('revoked');
+  });
+
   it('refuses an unknown site, an editor, and an anonymous caller', async () => {
     const unknown = await call('POST', '/api/v1/enrollment-tokens', { role: 'admin', json: { siteId: 'gl-nowhere' } });
     expect(unknown.status).toBe(404);

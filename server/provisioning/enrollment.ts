@@ -29,6 +29,7 @@ export interface CreatedToken {
 
 interface TokenRow {
   id: string;
+  revoked_at?: number | null;
   site_id: string;
   kind: DeviceKind;
   expires_at: number;
@@ -54,6 +55,58 @@ export function createEnrollmentTokens(
       return { id, token, siteId: input.siteId, kind: input.kind, expiresAt: new Date(expiresAt).toISOString() };
     }),
   )();
+}
+
+export interface TokenInfo {
+  id: string;
+  siteId: string;
+  kind: DeviceKind;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  state: 'unused' | 'used' | 'expired' | 'revoked';
+  usedAt: string | null;
+  deviceId: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Tokens without their secret (it was shown once), newest first. */
+export function listEnrollmentTokens(
+  db: Database,
+  filter: { siteId?: string | undefined; limit: number },
+  now: number,
+): TokenInfo[] {
+  const rows = db
+    .prepare(
+      `SELECT * FROM enrollment_tokens WHERE (@siteId IS NULL OR site_id = @siteId) ORDER BY created_at DESC, id LIMIT @limit`,
+    )
+    .all({ siteId: filter.siteId ?? null, limit: filter.limit }) as Array<
+    TokenRow & { created_by: string; created_at: number; revoked_at: number | null }
+  >;
+  return rows.map((r) => ({
+    id: r.id,
+    siteId: r.site_id,
+    kind: r.kind,
+    createdBy: r.created_by,
+    createdAt: iso(r.created_at) as string,
+    expiresAt: iso(r.expires_at) as string,
+    state: r.used_at !== null ? 'used' : r.revoked_at !== null ? 'revoked' : r.expires_at <= now ? 'expired' : 'unused',
+    usedAt: iso(r.used_at),
+    deviceId: r.device_id,
+  }));
+}
+
+/** A token lost or given to the wrong person: expire it now. Returns false when unknown; refuses a used one. */
+export function revokeEnrollmentToken(db: Database, id: string, now: number): boolean {
+  const row = db.prepare('SELECT used_at FROM enrollment_tokens WHERE id = ?').get(id) as { used_at: number | null } | undefined;
+  if (!row) return false;
+  if (row.used_at !== null)
+    throw conflict('enrollment_token_used', `enrollment token ${id} was already used; revoke the device instead`);
+  db.prepare(
+    'UPDATE enrollment_tokens SET revoked_at = coalesce(revoked_at, ?), expires_at = min(expires_at, ?) WHERE id = ?',
+  ).run(now, now, id);
+  return true;
 }
 
 /** Whether a token can still be used (the QR of a used or expired token is no longer served). */
@@ -134,7 +187,9 @@ export function enrollWithToken(
   return db
     .transaction(() => {
       const row = db
-        .prepare('SELECT id, site_id, kind, expires_at, used_at, device_id FROM enrollment_tokens WHERE token_hash = ?')
+        .prepare(
+          'SELECT id, site_id, kind, expires_at, used_at, device_id, revoked_at FROM enrollment_tokens WHERE token_hash = ?',
+        )
         .get(hashToken(input.token)) as TokenRow | undefined;
       if (!row) throw unauthorized('enrollment_token_unknown', 'enrollment token is unknown (mistyped or never issued)');
       if (row.used_at !== null)
@@ -142,6 +197,8 @@ export function enrollWithToken(
           'enrollment_token_used',
           `enrollment token ${row.id} was already used on ${new Date(row.used_at).toISOString()} (device ${row.device_id}); ask for a new token`,
         );
+      if (row.revoked_at)
+        throw unauthorized('enrollment_token_revoked', `enrollment token ${row.id} was revoked; ask for a new token`);
       if (row.expires_at <= input.now)
         throw gone(
           'enrollment_token_expired',

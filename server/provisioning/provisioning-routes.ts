@@ -8,7 +8,14 @@ import { z } from 'zod';
 import { DeviceKind, EnrollRequest, Id, PairingRequest, type Role } from '../../protocol/index.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import { importDevices } from './devices-import.js';
-import { createEnrollmentTokens, type EnrollmentEndpoints, enrollWithToken, isTokenUsable } from './enrollment.js';
+import {
+  createEnrollmentTokens,
+  type EnrollmentEndpoints,
+  enrollWithToken,
+  isTokenUsable,
+  listEnrollmentTokens,
+  revokeEnrollmentToken,
+} from './enrollment.js';
 import { badRequest, notFound, renderProvisioningError } from './errors.js';
 import { claimPairing, pollPairing, startPairing } from './pairing.js';
 import { enrollmentLink, QrCache, renderQrPng, renderQrSvg } from './qr-cache.js';
@@ -53,6 +60,7 @@ const TokensBody = z.object({
     .default(72),
   count: z.number().int().min(1).max(200).default(1),
 });
+const TokensQuery = z.object({ siteId: Id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) });
 const ClaimBody = z.object({ code: z.string().min(4).max(20), siteId: Id, kind: DeviceKind.optional() });
 
 async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
@@ -126,6 +134,22 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
       detail: { kind: body.kind, count: body.count, ttlHours: body.ttlHours, ids: created.map((t) => t.id) },
     });
     return c.json({ tokens }, 201);
+  });
+
+  app.get('/enrollment-tokens', installers, (c) => {
+    const parsed = TokensQuery.safeParse(c.req.query());
+    if (!parsed.success)
+      throw badRequest('invalid_query', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    return c.json({ tokens: listEnrollmentTokens(db, parsed.data, now()) });
+  });
+
+  app.delete('/enrollment-tokens/:id', installers, (c) => {
+    const id = c.req.param('id');
+    if (!revokeEnrollmentToken(db, id, now()))
+      throw notFound('enrollment_token_unknown', `enrollment token '${id}' does not exist`);
+    qr.forget(id);
+    audit({ actor: c.get('user').username, action: 'enrollment_tokens.revoke', target: id });
+    return c.body(null, 204);
   });
 
   async function qrPayload(id: string): Promise<string> {
