@@ -39,7 +39,8 @@ export interface ContentSyncOptions {
   publishSync: (msg: SyncMessage) => void;
   publishEvent: (type: string, severity: EventMessage['severity'], message: string) => void;
   onApplied: (current: CurrentManifest) => void;
-  diskReserveBytes: number;
+  /** Free space a download must leave (default 64 MiB). */
+  diskReserveBytes?: number;
   retryBaseMs?: number;
   retryCapMs?: number;
   random?: () => number;
@@ -183,7 +184,7 @@ export class ContentSync {
             report(false, left);
           },
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-          reserveBytes: this.o.diskReserveBytes,
+          reserveBytes: this.o.diskReserveBytes ?? 64 * 2 ** 20,
         });
       } catch (err) {
         if (this.closed) return { state: 'failed', error: 'agent closing' };
