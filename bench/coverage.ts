@@ -44,7 +44,8 @@ function seed(db: Database): void {
     // A small LCG: the same fleet on every run, without a pattern tying a site to one kind of device.
     const random = (n: number) => {
       state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-      return state % n;
+      // The high bits: an LCG's low bits cycle quickly.
+      return Math.floor((state / 4_294_967_296) * n);
     };
     for (let i = 0; i < DEVICES; i++) {
       const siteId = siteIds[random(siteIds.length)] as string;

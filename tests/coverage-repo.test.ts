@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { communeRows, type FleetDevice, fleetFromDevices } from '../server/coverage/communes.js';
-import { readCoverageSites, readSiteFleet, readSiteWindows } from '../server/coverage/coverage-repo.js';
+import { createSitesReader, readCoverageSites, readSiteFleet, readSiteWindows } from '../server/coverage/coverage-repo.js';
 import { monthlyDays } from '../server/coverage/days.js';
 import { type CoverageOptions, computeCoverage } from '../server/coverage/engine.js';
 import { readSeedPlan } from '../server/coverage/seed-data.js';
@@ -26,7 +26,8 @@ function fleet(count: number): FleetDevice[] {
   let state = 7;
   const random = (n: number) => {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    return state % n;
+    // The high bits: an LCG's low bits cycle quickly.
+    return Math.floor((state / 4_294_967_296) * n);
   };
   const pick = <T>(items: readonly T[]) => items[random(items.length)] as T;
   const siteIds = readCoverageSites(db).map((s) => s.id);
@@ -107,5 +108,22 @@ describe('coverage from SQL equals coverage from the devices', () => {
       });
       expect(fromSql).toEqual(fromDevices);
     }
+  });
+});
+
+describe('createSitesReader', () => {
+  it('keeps the registry until a site is added, changed or removed', () => {
+    const read = createSitesReader(db);
+    const first = read();
+    expect(read()).toBe(first);
+    db.prepare(`UPDATE sites SET name = 'Ia O (mới)' WHERE id = 'gl-c-iao'`).run();
+    const renamed = read();
+    expect(renamed).not.toBe(first);
+    expect(renamed.find((s) => s.id === 'gl-c-iao')?.name).toBe('Ia O (mới)');
+    db.prepare(`INSERT INTO sites (id, kind, name, border) VALUES ('gl-o-x', 'office', 'X', 0)`).run();
+    expect(read().some((s) => s.id === 'gl-o-x')).toBe(true);
+    db.prepare(`DELETE FROM sites WHERE id = 'gl-o-x'`).run();
+    expect(read().some((s) => s.id === 'gl-o-x')).toBe(false);
+    db.prepare(`UPDATE sites SET name = 'Ia O' WHERE id = 'gl-c-iao'`).run();
   });
 });

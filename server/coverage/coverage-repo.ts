@@ -33,6 +33,25 @@ export function readCoverageSites(db: Database): CoverageSite[] {
 }
 
 /**
+ * The site registry, re-read whenever it changed (migration 302 bumps a version on every insert, update and
+ * delete of a site) and otherwise kept: one tiny query per request instead of 10 000 rows. Sites only; device
+ * facts are read fresh on every request.
+ */
+export function createSitesReader(db: Database): () => readonly CoverageSite[] {
+  const versionStmt = db.prepare('SELECT version FROM coverage_sites_version WHERE id = 1').pluck();
+  let version: number | null = null;
+  let sites: readonly CoverageSite[] = [];
+  return () => {
+    const current = versionStmt.get() as number;
+    if (current !== version) {
+      sites = readCoverageSites(db);
+      version = current;
+    }
+    return sites;
+  };
+}
+
+/**
  * The SQL side of the engine's definitions, so that 50 000 devices do not cross into JavaScript. Each mirrors a
  * function of the engine, and tests/coverage-repo.test.ts checks they agree on varied fleets:
  * - OPEN: the device is in service with a counting window open since max(first_seen, equipped_at)

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import { communeRows } from './communes.js';
-import { getPlan, listPlans, readCoverageSites, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
+import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
 import { CoverageInputError, type CoverageOptions, computeCoverage } from './engine.js';
 import { InvalidPlanError, type Plan } from './plan.js';
@@ -82,6 +82,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
   const utcOffsetMinutes = deps.utcOffsetMinutes ?? VIETNAM_UTC_OFFSET_MINUTES;
   const options = (): CoverageOptions => ({ now: now(), offlineAfterMs: deps.offlineAfterMs, utcOffsetMinutes });
   const readers = deps.requireRole(...READ_ROLES);
+  const readSites = createSitesReader(db);
 
   function loadPlan(id: string): Plan {
     const plan = getPlan(db, id);
@@ -104,7 +105,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
   function report(plan: Plan, asOfParam: string | undefined) {
     const opts = options();
     const asOf = asOfParam ?? dayOf(opts.now, utcOffsetMinutes);
-    const sites = readCoverageSites(db);
+    const sites = readSites();
     const fleet = readSiteFleet(db, opts);
     return {
       plan,
@@ -147,13 +148,13 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
     const { asOf = dayOf(opts.now, utcOffsetMinutes) } = query(CoverageQuery, c.req.query());
-    return c.json(computeCoverage({ plan, sites: readCoverageSites(db), windows: readSiteWindows(db) }, asOf, opts));
+    return c.json(computeCoverage({ plan, sites: readSites(), windows: readSiteWindows(db) }, asOf, opts));
   });
 
   app.get('/plans/:id/trend', readers, (c) => {
     const plan = loadPlan(c.req.param('id'));
     const q = query(TrendQuery, c.req.query());
-    return c.json(computeTrend({ plan, sites: readCoverageSites(db), windows: readSiteWindows(db) }, q, options()));
+    return c.json(computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()));
   });
 
   app.get('/plans/:id/communes', readers, (c) => {
@@ -161,7 +162,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
     const opts = options();
     const q = query(CommunesQuery, c.req.query());
     const asOf = q.asOf ?? dayOf(opts.now, utcOffsetMinutes);
-    const input = { plan, sites: readCoverageSites(db), fleet: readSiteFleet(db, opts) };
+    const input = { plan, sites: readSites(), fleet: readSiteFleet(db, opts) };
     return c.json(communeRows(input, asOf, opts, { siteRows: q.include === 'sites' }));
   });
 
