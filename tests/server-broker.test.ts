@@ -1,7 +1,7 @@
 /** Issue 2/8: the broker's rules (DESIGN §5) with real mqtt.js devices against a real server on port 0. */
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { topics } from '../protocol/index.js';
+import { LIMITS, topics } from '../protocol/index.js';
 import {
   addDevice,
   connectDevice,
@@ -111,7 +111,8 @@ describe('misbehaving devices', () => {
     await badClient.publishAsync(topics.health(bad.id), '{not json', { qos: 1 });
     await badClient.publishAsync(topics.health(bad.id), JSON.stringify({ samples: [{ seq: -1 }] }), { qos: 1 });
     await badClient.publishAsync(topics.events(bad.id), JSON.stringify({ type: 'x' }), { qos: 1 });
-    await badClient.publishAsync(topics.health(bad.id), Buffer.alloc(1024 * 1024, 0x7b), { qos: 1 });
+    // Over the payload limit but within the packet cap: read, then dropped.
+    await badClient.publishAsync(topics.health(bad.id), Buffer.alloc(LIMITS.maxPayloadBytes + 1000, 0x7b), { qos: 1 });
     await goodClient.publishAsync(topics.health(good.id), JSON.stringify({ samples: [healthSample(1)] }), { qos: 1 });
 
     expect(badClient.connected).toBe(true);
@@ -125,6 +126,19 @@ describe('misbehaving devices', () => {
     // Still served after all that.
     await badClient.publishAsync(topics.health(bad.id), JSON.stringify({ samples: [healthSample(1)] }), { qos: 1 });
     expect(count('SELECT count(*) FROM health WHERE device_id = ?', bad.id)).toBe(1);
+  });
+
+  it('cuts a device off as soon as it announces a 1 MB packet, without buffering it; others are served', async () => {
+    const big = addDevice(server, 'kiosk-big');
+    const other = addDevice(server, 'kiosk-other');
+    const bigClient = await device(big.id, big.secret);
+    const otherClient = await device(other.id, other.secret);
+    const closed = new Promise<void>((resolve) => bigClient.once('close', () => resolve()));
+    bigClient.publish(topics.health(big.id), Buffer.alloc(1024 * 1024, 0x7b), { qos: 1 });
+    await closed;
+    expect(await metric('fleet_mqtt_refused_total{what="oversized_packet"}')).toMatch(/ 1$/);
+    await otherClient.publishAsync(topics.health(other.id), JSON.stringify({ samples: [healthSample(1)] }), { qos: 1 });
+    expect(count('SELECT count(*) FROM health WHERE device_id = ?', other.id)).toBe(1);
   });
 
   it("disconnects a device that publishes on another device's topic, without touching the other", async () => {

@@ -6,10 +6,12 @@
  * writes the PubAck), and reads no more from that socket meanwhile; so holding the callback until the group
  * commit is done is both "acknowledge after commit" and per-device back-pressure.
  */
+
+import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import type { Logger } from 'pino';
-import { CommandMessage, ManifestNotice, mayDevicePublish, mayDeviceSubscribe, topics } from '../../protocol/index.js';
+import { CommandMessage, LIMITS, ManifestNotice, mayDevicePublish, mayDeviceSubscribe, topics } from '../../protocol/index.js';
 import { type Command, markCommandSent, undeliveredCommands } from '../commands/commands-repo.js';
 import type { Database } from '../db/open-database.js';
 import type { ServerMetrics } from '../http/metrics.js';
@@ -18,6 +20,7 @@ import type { GroupCommitWriter } from '../ingest/group-commit.js';
 import { verifyDeviceSecret } from '../registry/device-secret.js';
 import { decommissionDevice, getDeviceRow } from '../registry/devices-repo.js';
 import type { MessageHandler } from './message-handler.js';
+import { capPacketSize } from './packet-size-cap.js';
 
 export interface DeviceBrokerDeps {
   db: Database;
@@ -159,6 +162,17 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     log.debug({ clientId: client.id, deviceId: deviceOf.get(client), err: error.message }, 'client error');
   });
 
+  // Room for the topic, packet id and MQTT 5 properties around the largest payload allowed.
+  const maxPacketBytes = LIMITS.maxPayloadBytes + 4096;
+  function handle(stream: Connection, request?: IncomingMessage): Client {
+    const client = aedes.handle(stream, request);
+    capPacketSize(client, maxPacketBytes, (length) => {
+      metrics.refused.inc({ what: 'oversized_packet' });
+      log.warn({ clientId: client.id, deviceId: deviceOf.get(client), length }, 'packet over the size limit; disconnecting');
+    });
+    return client;
+  }
+
   function publish(topic: string, payload: unknown): void {
     aedes.publish(
       { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain: false, dup: false },
@@ -194,10 +208,10 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
   return {
     aedes,
     /** Accepts one MQTT connection (TCP socket or WebSocket stream). */
-    handle: aedes.handle,
+    handle,
 
     listen(host: string, port: number): Promise<AddressInfo> {
-      const server = createNetServer(aedes.handle);
+      const server = createNetServer((socket) => handle(socket));
       tcp = server;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
