@@ -1,8 +1,8 @@
 /**
  * Per-device manifests (DESIGN §7). A device receives the published items targeted to its site (directly, by
- * its site's kind, or through any unit above it) that are valid now or later. The manifest is rebuilt from the
- * database on demand; its `seq` grows whenever the item set or a version changes, tracked by a hash of the items
- * per device. `issuedAt` is kept with the seq so that an unchanged manifest is byte-identical (stable ETag), and
+ * its site's kind, or through any unit above it) that are valid now or later. Manifests are built on demand from
+ * the published library (read once per change and cached in memory); a device's `seq` grows whenever the hash of
+ * its item list changes. `issuedAt` is kept with the seq so that an unchanged manifest is byte-identical (stable ETag), and
  * renewed once half its lifetime has passed so a device that keeps its content never holds an expired manifest.
  */
 import { createHash } from 'node:crypto';
@@ -10,16 +10,18 @@ import {
   canonicalJson,
   type Manifest,
   type ManifestItem,
-  manifestFiles,
   type SignedManifest,
   type SigningKeys,
   signManifest,
 } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
-import { readTargets, readTranslations, type VersionRow } from './library-repo.js';
+import { readTargets, type VersionRow } from './library-repo.js';
 import type { Target } from './library-schemas.js';
 
 export const MANIFEST_LIFETIME_MS = 7 * 86_400_000;
+const CACHE_TTL_MS = 60_000;
+
+type Published = Array<{ item: ManifestItem; targets: Target[] }>;
 
 interface DeviceSite {
   deviceId: string;
@@ -73,8 +75,11 @@ export function createDistribution(deps: {
     });
   }
 
-  function itemsFor(siteId: string | null, at: number): ManifestItem[] {
-    const site = siteChain(siteId);
+  /**
+   * Every published version valid at `at`, with its targets and translations: three queries in all, whatever
+   * the number of items (one query per item made a 1 000-item manifest take a second).
+   */
+  function publishedAt(at: number): Published {
     const rows = db
       .prepare(
         `SELECT v.*, i.kind FROM content_items i
@@ -83,19 +88,54 @@ export function createDistribution(deps: {
          ORDER BY i.id`,
       )
       .all(at) as Array<VersionRow & { kind: ManifestItem['kind'] }>;
-    const items: ManifestItem[] = [];
-    for (const row of rows) {
-      if (!matches(readTargets(db, row.item_id, row.version), site)) continue;
-      const translations: ManifestItem['translations'] = {};
-      for (const [lang, t] of Object.entries(readTranslations(db, row.item_id, row.version))) {
-        translations[lang] = {
-          title: t.title,
-          summary: t.summary,
-          ...(t.body !== null ? { body: t.body } : {}),
-          ...(t.file ? { file: t.file } : {}),
-        };
-      }
-      items.push({
+    const targets = new Map<string, Target[]>();
+    const targetRows = db
+      .prepare(
+        `SELECT t.item_id, t.scope, t.value FROM content_targets t
+         JOIN content_items i ON i.id = t.item_id AND i.published_version = t.version`,
+      )
+      .all() as Array<{ item_id: string; scope: Target['scope']; value: string }>;
+    for (const row of targetRows) {
+      const list = targets.get(row.item_id) ?? [];
+      if (row.scope === 'site_kind')
+        list.push({ scope: 'site_kind', kind: row.value as Extract<Target, { scope: 'site_kind' }>['kind'] });
+      else if (row.scope === 'site') list.push({ scope: 'site', siteId: row.value });
+      else list.push({ scope: 'all' });
+      targets.set(row.item_id, list);
+    }
+    const translations = new Map<string, ManifestItem['translations']>();
+    const translationRows = db
+      .prepare(
+        `SELECT t.item_id, t.lang, t.title, t.summary, t.body, f.sha256, f.size, f.mime FROM content_translations t
+         JOIN content_items i ON i.id = t.item_id AND i.published_version = t.version
+         LEFT JOIN content_files f ON f.sha256 = t.file_sha256
+         ORDER BY t.item_id, t.lang`,
+      )
+      .all() as Array<{
+      item_id: string;
+      lang: string;
+      title: string;
+      summary: string;
+      body: string | null;
+      sha256: string | null;
+      size: number | null;
+      mime: string | null;
+    }>;
+    for (const row of translationRows) {
+      const record = translations.get(row.item_id) ?? {};
+      record[row.lang] = {
+        title: row.title,
+        summary: row.summary,
+        ...(row.body !== null ? { body: row.body } : {}),
+        ...(row.sha256 !== null && row.size !== null && row.mime !== null
+          ? { file: { sha256: row.sha256, size: row.size, mime: row.mime } }
+          : {}),
+      };
+      translations.set(row.item_id, record);
+    }
+    return rows.map((row) => ({
+      targets: targets.get(row.item_id) ?? [],
+      item: {
         id: row.item_id,
         version: row.version,
         kind: row.kind,
@@ -103,63 +143,108 @@ export function createDistribution(deps: {
         ...(row.featured === 1 ? { featured: true } : {}),
         validFrom: row.valid_from === null ? null : new Date(row.valid_from).toISOString(),
         validTo: row.valid_to === null ? null : new Date(row.valid_to).toISOString(),
-        translations,
-      });
-    }
-    return items;
+        translations: translations.get(row.item_id) ?? {},
+      },
+    }));
   }
 
-  /** Brings the device's manifest state up to date; returns the manifest and whether its seq moved. */
-  function issue(device: DeviceSite): IssuedManifest {
+  /**
+   * What changes a site's item list: publications, retirements, items whose validity ended, the registry.
+   * Cheap to read, so a request can tell whether the cached library still holds.
+   */
+  function libraryKey(at: number): string {
+    const v = db
+      .prepare(
+        `SELECT coalesce(max(updated_at), 0) AS m, sum(state = 'published') AS p, sum(state = 'retired') AS r,
+           sum(state = 'published' AND valid_to IS NOT NULL AND valid_to < ?) AS x
+         FROM content_versions WHERE state IN ('published', 'retired')`,
+      )
+      .get(at) as { m: number; p: number | null; r: number | null; x: number | null };
+    const s = db.prepare('SELECT count(*) AS n FROM sites').get() as { n: number };
+    return `${v.m}:${v.p ?? 0}:${v.r ?? 0}:${v.x ?? 0}:${s.n}`;
+  }
+
+  // The published library is read once per change and shared by every site's view (the same item objects), so
+  // a manifest request costs a key check, a filter and a signature, not a rebuild. The TTL bounds how long a
+  // registry edit that keeps the site count (a parent moved) can go unseen.
+  let library: { key: string; at: number; published: Published } | null = null;
+  let siteViews = new Map<string, { items: ManifestItem[]; hash: string }>();
+
+  function siteView(siteId: string | null, at: number): { items: ManifestItem[]; hash: string } {
+    const key = libraryKey(at);
+    if (!library || library.key !== key || at - library.at > CACHE_TTL_MS || at < library.at) {
+      library = { key, at, published: publishedAt(at) };
+      siteViews = new Map();
+    }
+    const cached = siteViews.get(siteId ?? '');
+    if (cached) return cached;
+    const site = siteChain(siteId);
+    const items = library.published.filter((p) => matches(p.targets, site)).map((p) => p.item);
+    const view = { items, hash: createHash('sha256').update(canonicalJson(items)).digest('hex') };
+    siteViews.set(siteId ?? '', view);
+    return view;
+  }
+
+  /** Brings the device's seq up to date with its site's items; returns the state to issue. */
+  function refresh(
+    device: DeviceSite,
+    at: number,
+  ): { items: ManifestItem[]; hash: string; seq: number; issuedAt: number; changed: boolean } {
     return db
       .transaction(() => {
-        const t = now();
-        const items = itemsFor(device.siteId, t);
-        const hash = createHash('sha256').update(canonicalJson(items)).digest('hex');
+        const view = siteView(device.siteId, at);
         const state = db
           .prepare('SELECT seq, items_hash, issued_at FROM device_manifests WHERE device_id = ?')
           .get(device.deviceId) as { seq: number; items_hash: string; issued_at: number } | undefined;
         let seq = state?.seq ?? 0;
-        let issuedAt = state?.issued_at ?? t;
-        const changed = !state || state.items_hash !== hash;
+        let issuedAt = state?.issued_at ?? at;
+        const changed = !state || state.items_hash !== view.hash;
         if (changed) {
           seq += 1;
-          issuedAt = t;
-        } else if (t - issuedAt > lifetime / 2) {
-          issuedAt = t;
+          issuedAt = at;
+        } else if (at - issuedAt > lifetime / 2) {
+          issuedAt = at;
         }
-        const manifest: Manifest = {
-          v: 1,
-          deviceId: device.deviceId,
-          seq,
-          issuedAt: new Date(issuedAt).toISOString(),
-          expiresAt: new Date(issuedAt + lifetime).toISOString(),
-          items,
-        };
         if (changed || issuedAt !== state?.issued_at) {
           db.prepare(
             `INSERT INTO device_manifests (device_id, seq, items_hash, issued_at, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq, items_hash = excluded.items_hash,
              issued_at = excluded.issued_at, updated_at = excluded.updated_at`,
-          ).run(device.deviceId, seq, hash, issuedAt, t);
+          ).run(device.deviceId, seq, view.hash, issuedAt, at);
         }
         if (changed) {
           db.prepare('DELETE FROM device_manifest_files WHERE device_id = ?').run(device.deviceId);
           const insert = db.prepare('INSERT OR IGNORE INTO device_manifest_files (device_id, sha256) VALUES (?, ?)');
-          for (const file of manifestFiles(manifest)) insert.run(device.deviceId, file.sha256);
+          for (const item of view.items) {
+            for (const t of Object.values(item.translations)) if (t.file) insert.run(device.deviceId, t.file.sha256);
+          }
         }
-        const signed = signManifest(manifest, keys);
-        const etag = `"${seq}-${createHash('sha256').update(canonicalJson(manifest)).digest('hex').slice(0, 32)}"`;
-        return { signed, etag, changed };
+        return { ...view, seq, issuedAt, changed };
       })
       .immediate();
+  }
+
+  /** The device's signed manifest, its seq raised first if its content changed. */
+  function issue(device: DeviceSite): IssuedManifest {
+    const state = refresh(device, now());
+    const manifest: Manifest = {
+      v: 1,
+      deviceId: device.deviceId,
+      seq: state.seq,
+      issuedAt: new Date(state.issuedAt).toISOString(),
+      expiresAt: new Date(state.issuedAt + lifetime).toISOString(),
+      items: state.items,
+    };
+    // Everything the signed bytes depend on: same tag ⇔ same manifest.
+    const etag = `"${state.seq}-${state.issuedAt}-${state.hash.slice(0, 24)}-${keys.keyId.replace(/[^0-9a-f]/g, '')}"`;
+    return { signed: signManifest(manifest, keys), etag, changed: state.changed };
   }
 
   /** Whether the file is in the device's current manifest (refreshed when the stored one does not list it). */
   function mayFetch(device: DeviceSite, sha256: string): boolean {
     const listed = db.prepare('SELECT 1 FROM device_manifest_files WHERE device_id = ? AND sha256 = ?');
     if (listed.get(device.deviceId, sha256)) return true;
-    issue(device);
+    refresh(device, now());
     return listed.get(device.deviceId, sha256) !== undefined;
   }
 
@@ -180,18 +265,19 @@ export function createDistribution(deps: {
       .prepare(`SELECT id AS deviceId, site_id AS siteId FROM devices WHERE status <> 'decommissioned'`)
       .all() as DeviceSite[];
     const notified: string[] = [];
+    const at = now();
     for (const device of devices) {
       if (!matches(targets, siteChain(device.siteId, sites))) continue;
-      const issued = issue(device);
-      if (issued.changed) {
-        deps.notifyManifest(device.deviceId, issued.signed.manifest.seq);
+      const state = refresh(device, at);
+      if (state.changed) {
+        deps.notifyManifest(device.deviceId, state.seq);
         notified.push(device.deviceId);
       }
     }
     return notified;
   }
 
-  return { issue, mayFetch, contentChanged, itemsFor };
+  return { issue, mayFetch, contentChanged };
 }
 
 export type Distribution = ReturnType<typeof createDistribution>;
