@@ -14,12 +14,17 @@ import { Hono } from 'hono';
 import { pino } from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createAudit } from '../server/auth/audit.js';
 import { createAuthMiddleware } from '../server/auth/auth-middleware.js';
 import { type ServerConfig, testConfig } from '../server/config.js';
+import { createContentRoutes } from '../server/content/content-routes.js';
+import { createContentServices } from '../server/content/services.js';
+import { loadOrCreateSigningKeys } from '../server/content/signing-keys.js';
 import { createCoverageRoutes } from '../server/coverage/coverage-routes.js';
 import { createServer, type RunningServer } from '../server/create-server.js';
 import { createDashboardRoutes } from '../server/dashboard/create-dashboard-routes.js';
 import { buildHttpApp, type RouteModule } from '../server/http/app.js';
+import { createProvisioningRoutes } from '../server/provisioning/provisioning-routes.js';
 
 const SHOTS = join(process.cwd(), 'test-results', 'dashboard');
 const CHROMIUM_ARGS = [
@@ -37,6 +42,7 @@ const DAY = 24 * HOUR;
 const local = (text: string) => Date.parse(`${text}+07:00`);
 const DEPARTMENT = { username: 'phong-so', password: 'mật-khẩu-sở-2026' };
 const EDITOR = { username: 'bien-tap', password: 'mật-khẩu-biên-tập' };
+const APPROVER = { username: 'duyet-bai', password: 'mật-khẩu-duyệt-bài' };
 
 interface DashboardStack {
   url: string;
@@ -51,9 +57,27 @@ interface DashboardStack {
  * other request is passed through to it unchanged; once they are wired, the server is used directly.
  */
 async function startDashboardStack(running: RunningServer, config: ServerConfig): Promise<DashboardStack> {
-  const missing = async (path: string) => (await fetch(`${running.httpUrl}${path}`)).status === 404;
+  const missing = async (path: string, method = 'GET') => (await fetch(`${running.httpUrl}${path}`, { method })).status === 404;
   const modules: RouteModule[] = [];
   const auth = createAuthMiddleware(running.db);
+  const audit = createAudit(running.db);
+  const keys = await loadOrCreateSigningKeys(config.DATA_DIR);
+  const log = pino({ level: 'silent' });
+  if (await missing('/api/v1/enrollment-tokens', 'POST')) {
+    const urls = { publicUrl: running.httpUrl, mqttUrl: running.mqttUrl };
+    const provisioning = createProvisioningRoutes({ db: running.db, log, auth, audit, urls, manifestKey: keys.publicKeyPem });
+    modules.push({ path: '/api/v1', app: provisioning as unknown as RouteModule['app'] });
+  }
+  if (await missing('/api/v1/content')) {
+    const services = createContentServices({
+      db: running.db,
+      dataDir: config.DATA_DIR,
+      keys,
+      audit,
+      notifyManifest: running.notifyManifest,
+    });
+    modules.push({ path: '/', app: createContentRoutes({ ...services, auth }) });
+  }
   if (await missing('/dashboard/app.js'))
     modules.push({ path: '/', app: createDashboardRoutes({ db: running.db, config, auth }) });
   if (await missing('/api/v1/plans')) {
@@ -178,6 +202,7 @@ beforeAll(async () => {
   for (const [user, role] of [
     [DEPARTMENT, 'department'],
     [EDITOR, 'editor'],
+    [APPROVER, 'approver'],
   ] as const) {
     const response = await fetch(`${stack.url}/api/v1/users`, {
       method: 'POST',
@@ -240,7 +265,7 @@ describe('department dashboard in Chromium', () => {
 
   it('opens a commune from the progress table, then one of its devices with health, commands and events', async () => {
     onTestFailed(async () => {
-      console.log('DEBUG', page.url(), (await page.locator('main').innerText()).slice(-1500));
+      console.log('page at failure:', page.url(), (await page.locator('main').innerText()).slice(-1500));
     });
     await page
       .locator('section.card a', { hasText: /^Ia O$/ })
@@ -309,7 +334,7 @@ describe('department dashboard in Chromium', () => {
 
   it('downloads the CSV report with Vietnamese names intact', async () => {
     onTestFailed(async () => {
-      console.log('DEBUG', page.url(), (await page.locator('main').innerText()).slice(-1500));
+      console.log('page at failure:', page.url(), (await page.locator('main').innerText()).slice(-1500));
     });
     await page.goto(`${stack.url}/#/coverage`);
     await page.locator('#download-csv').waitFor();
@@ -335,6 +360,107 @@ describe('department dashboard in Chromium', () => {
     await page.click('#lang');
     await page.locator('h1', { hasText: 'Độ phủ theo kế hoạch' }).waitFor();
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('admin screens: users, audit, enrollment tokens, pairing, content approval', () => {
+  it('creates a user, shows the audit log, makes a token with its QR, claims a pairing code and approves content', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      // Content written and submitted by the editor over the API, to be approved in the browser.
+      const editor = await stack.login(EDITOR.username, EDITOR.password);
+      const json = { cookie: editor, 'content-type': 'application/json' };
+      const created = await fetch(`${stack.url}/api/v1/content`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ kind: 'bulletin' }),
+      });
+      expect(created.status).toBe(201);
+      const item = (await created.json()) as { id: string };
+      const translation = await fetch(`${stack.url}/api/v1/content/${item.id}/translations/vi`, {
+        method: 'PUT',
+        headers: json,
+        body: JSON.stringify({ title: 'Bản tin biên giới tháng 11', summary: 'Tóm tắt', body: 'Nội dung bản tin.' }),
+      });
+      expect(translation.status).toBe(200);
+      expect(
+        (await fetch(`${stack.url}/api/v1/content/${item.id}/submit`, { method: 'POST', headers: json, body: '{}' })).status,
+      ).toBe(200);
+      // A kiosk asks for a pairing code and shows it on its screen.
+      const pairing = await fetch(`${stack.url}/api/v1/pairing`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ facts: { serial: 'SN-77', model: 'KIOSK-21', mac: '02:00:00:00:00:77', hostname: 'kiosk-77' } }),
+      });
+      expect(pairing.status).toBe(201);
+      const { code } = (await pairing.json()) as { code: string };
+
+      await login(page, { username: 'admin', password: 'admin-password-for-tests' });
+      await page.locator('#who', { hasText: 'admin (admin)' }).waitFor();
+
+      await page.goto(`${stack.url}/#/users`);
+      await page.locator('td', { hasText: 'phong-so' }).waitFor();
+      await page.fill('form.inline input[name=username]', 'ky-thuat-1');
+      await page.selectOption('form.inline select[name=role]', 'technician');
+      await page.click('form.inline button[type=submit]');
+      await page.locator('td', { hasText: 'ky-thuat-1' }).waitFor();
+      await shot(page, '10-users');
+
+      await page.goto(`${stack.url}/#/audit`);
+      await page.locator('td', { hasText: 'user.create' }).first().waitFor();
+      await shot(page, '11-audit');
+
+      await page.goto(`${stack.url}/#/tokens?site=gl-c-iapuch`);
+      await page.fill('form.inline input[name=count]', '2');
+      await page.click('form.inline button[type=submit]');
+      const qr = page.locator('#tokens img');
+      await qr.first().waitFor();
+      expect(await qr.count()).toBe(2);
+      // The QR images load (same origin, with the session) and are real pictures.
+      await page.waitForFunction("[...document.querySelectorAll('#tokens img')].every((i) => i.complete && i.naturalWidth > 0)");
+      await shot(page, '12-tokens');
+
+      await page.goto(`${stack.url}/#/pairing`);
+      await page.fill('form.inline input[name=code]', 'NOSUCH');
+      await page.fill('form.inline input[name=siteId]', 'gl-c-iapuch');
+      await page.click('form.inline button[type=submit]');
+      await page.locator('.error-box').waitFor();
+      await page.fill('form.inline input[name=code]', code.toLowerCase());
+      await page.click('form.inline button[type=submit]');
+      const claimed = page.locator('p.ok');
+      await claimed.waitFor();
+      expect(await claimed.textContent()).toMatch(/Đã nhận thiết bị \S+/);
+      await shot(page, '13-pairing');
+
+      await page.goto(`${stack.url}/#/content`);
+      const row = page.locator('section.card', { hasText: 'Chờ duyệt' }).locator('tr', { hasText: 'Bản tin biên giới tháng 11' });
+      await row.waitFor();
+      // The admin is not the approver the workflow asks for: the page says so and stays usable.
+      await row.locator('button[data-action="approve"]').click();
+      await page.locator('.error-box', { hasText: '403' }).waitFor();
+      await page.click('#logout');
+      await page.locator('#login-form').waitFor();
+      await page.fill('input[name=username]', APPROVER.username);
+      await page.fill('input[name=password]', APPROVER.password);
+      await page.click('#login-form button[type=submit]');
+      await page.locator('#who', { hasText: 'duyet-bai (approver)' }).waitFor();
+      await page.goto(`${stack.url}/#/content`);
+      await row.locator('button[data-action="approve"]').click();
+      await page.locator('p.ok', { hasText: 'Xong.' }).waitFor();
+      const state = await fetch(`${stack.url}/api/v1/content/${item.id}`, { headers: { cookie: editor } });
+      expect(((await state.json()) as { current: { approvedBy: string | null } }).current.approvedBy).toBe('duyet-bai');
+      await shot(page, '14-content');
+      expect(pageErrors).toEqual([]);
+    } catch (error) {
+      console.log('page at failure:', page.url(), (await page.locator('main').innerText()).slice(-1500));
+      throw error;
+    } finally {
+      await context.close();
+    }
   });
 });
 

@@ -23,7 +23,7 @@ function jsonForm(fields, submitLabel, onSubmit) {
         }
         result.replaceChildren(h('p', { class: 'muted' }, t('loading')));
         try {
-          result.replaceChildren(await onSubmit(body));
+          fill(result, await onSubmit(body));
         } catch (error) {
           result.replaceChildren(errorBox(error));
         }
@@ -48,6 +48,17 @@ function jsonForm(fields, submitLabel, onSubmit) {
   return [form, result];
 }
 
+/**
+ * The QR picture from this server (same origin, with the session): qrSvgUrl is built from PUBLIC_URL, which
+ * is what devices reach and not always what the department's browser reaches.
+ */
+function qrPath(tok) {
+  const fallback = `/api/v1/enrollment-tokens/${encodeURIComponent(tok.id)}/qr.svg`;
+  if (!tok.qrSvgUrl) return fallback;
+  const url = new URL(tok.qrSvgUrl, location.href);
+  return `${url.pathname}${url.search}`;
+}
+
 export function renderTokens(main) {
   const site = new URLSearchParams(location.hash.split('?')[1] ?? '').get('site') ?? '';
   const form = jsonForm(
@@ -70,7 +81,7 @@ export function renderTokens(main) {
               'figure',
               { class: 'card qr', style: 'margin:0' },
               h('img', {
-                src: tok.qrSvgUrl ?? `/api/v1/enrollment-tokens/${encodeURIComponent(tok.id)}/qr.svg`,
+                src: qrPath(tok),
                 alt: 'QR',
                 width: 160,
                 height: 160,
