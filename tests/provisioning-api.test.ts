@@ -380,6 +380,9 @@ describe('CSV imports', () => {
     expect(res.status).toBe(400);
     expect(res.data.error.code).toBe('csv_not_utf8');
     expect(res.data.error.message).toContain('line 2');
+    const huge = await sites(`${SITES_HEADER}\n${'x'.repeat(6 * 1024 * 1024)}`);
+    expect(huge.status).toBe(413);
+    expect(huge.data.error.code).toBe('csv_too_large');
     const noKind = await sites('id,name,parent_id\ngl-c-x,Xã X,\n');
     expect(noKind.status).toBe(400);
     expect(noKind.data.error.message).toContain('lacks column(s) kind, border');

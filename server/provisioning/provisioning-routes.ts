@@ -4,9 +4,11 @@
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { DeviceKind, EnrollRequest, Id, PairingRequest, type Role } from '../../protocol/index.js';
 import type { RouteDeps } from '../http/route-deps.js';
+import { MAX_CSV_BYTES } from './csv.js';
 import { importDevices } from './devices-import.js';
 import {
   createEnrollmentTokens,
@@ -16,7 +18,7 @@ import {
   listEnrollmentTokens,
   revokeEnrollmentToken,
 } from './enrollment.js';
-import { badRequest, notFound, renderProvisioningError } from './errors.js';
+import { badRequest, notFound, ProvisioningError, renderProvisioningError } from './errors.js';
 import { claimPairing, pollPairing, startPairing } from './pairing.js';
 import { enrollmentLink, QrCache, renderQrPng, renderQrSvg } from './qr-cache.js';
 import { RateLimiter, type RateLimitOptions, rateLimit } from './rate-limit.js';
@@ -227,7 +229,15 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
     },
   );
 
-  app.post('/sites/import', registrars, async (c) => {
+  // Refused while streaming, before a huge upload is buffered in memory.
+  const csvLimit = bodyLimit({
+    maxSize: MAX_CSV_BYTES,
+    onError: () => {
+      throw new ProvisioningError(413, 'csv_too_large', `the file is larger than ${MAX_CSV_BYTES} bytes; split it`);
+    },
+  });
+
+  app.post('/sites/import', registrars, csvLimit, async (c) => {
     const { bytes, atomic } = await csvBody(c);
     const report = importSites(db, bytes, { atomic });
     const user = c.get('user');
@@ -240,7 +250,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
     return c.json(report, report.applied || report.rejected === 0 ? 200 : 422);
   });
 
-  app.post('/devices/import', installers, async (c) => {
+  app.post('/devices/import', installers, csvLimit, async (c) => {
     const { bytes, atomic } = await csvBody(c);
     const report = importDevices(db, bytes, { atomic, now: now() });
     const user = c.get('user');
