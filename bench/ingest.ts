@@ -133,6 +133,7 @@ async function main(): Promise<void> {
         (_, i) =>
           new Promise<MqttClient>((ok, fail) => {
             const c = mqtt.connect(server.mqttUrl, {
+              clientId: `bench-${i}`,
               username: `bench-${i}`,
               password: `bench-secret-${i}-0123456789`,
               reconnectPeriod: 0,
