@@ -5,8 +5,9 @@
  * credentials over MQTT, be refused with a wrong secret, be disconnected
  * after revoke.
  *
- * Until the provisioning routes are wired into createServer, they run on a second HTTP server over the same
- * database and broker URLs (the CLI talks to it for provisioning, to the core server for revoke).
+ * When createServer serves the provisioning routes (wired in server/http/routes.ts), everything goes to that one
+ * server. Until then they run on a second HTTP server over the same database, broker URLs and signing key
+ * (the CLI talks to it for provisioning, to the core server for login and revoke).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ import {
 
 let server: TestServer;
 let provisioningUrl: string;
-let closeProvisioning: () => Promise<void>;
+let closeProvisioning: (() => Promise<void>) | undefined;
 let work: string;
 let tokenFile: string;
 let manifestKey: string;
@@ -44,13 +45,28 @@ beforeAll(async () => {
   server = await startTestServer();
   work = mkdtempSync(join(tmpdir(), 'prov-stack-'));
   manifestKey = (await loadOrCreateSigningKeys(server.dataDir)).publicKeyPem;
-  const urls = { publicUrl: '', mqttUrl: server.mqttUrl };
+  const wired = (await fetch(`${server.httpUrl}/api/v1/enrollment-tokens`)).status !== 404;
+  provisioningUrl = wired ? server.httpUrl : await startProvisioningBeside(server);
+
+  // As a new user would: log in with the CLI, which saves an API token (mode 0600).
+  tokenFile = join(work, 'api-token');
+  const login = await cli(['login', '--server', server.httpUrl, '--username', 'admin', '--token-file', tokenFile], {
+    KIOSK_PASSWORD: TEST_ADMIN_PASSWORD,
+  });
+  expect(login.stderr).toBe('');
+  expect(login.code).toBe(0);
+  expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+});
+
+/** The provisioning routes on their own HTTP server over the core server's database and URLs. */
+async function startProvisioningBeside(core: TestServer): Promise<string> {
+  const urls = { publicUrl: '', mqttUrl: core.mqttUrl };
   const log = pino({ level: 'silent' });
   const routes = createProvisioningRoutes<AppEnv>({
-    db: server.db,
+    db: core.db,
     log,
-    auth: createAuthMiddleware(server.db),
-    audit: createAudit(server.db),
+    auth: createAuthMiddleware(core.db),
+    audit: createAudit(core.db),
     urls,
     manifestKey,
   });
@@ -62,17 +78,8 @@ beforeAll(async () => {
     });
     closeProvisioning = () => new Promise((done) => http.close(() => done()));
   });
-  provisioningUrl = urls.publicUrl;
-
-  // As a new user would: log in with the CLI, which saves an API token (mode 0600).
-  tokenFile = join(work, 'api-token');
-  const login = await cli(['login', '--server', server.httpUrl, '--username', 'admin', '--token-file', tokenFile], {
-    KIOSK_PASSWORD: TEST_ADMIN_PASSWORD,
-  });
-  expect(login.stderr).toBe('');
-  expect(login.code).toBe(0);
-  expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
-});
+  return urls.publicUrl;
+}
 
 afterAll(async () => {
   for (const client of clients) client.end(true);
