@@ -30,6 +30,7 @@ const { values } = parseArgs({
     down: { type: 'string', default: '10' },
     prefill: { type: 'string', default: '1000000' },
     drill: { type: 'string', default: 'kill' },
+    'storm-cap': { type: 'string', default: '180' },
     'broker-seconds': { type: 'string', default: '15' },
     'content-devices': { type: 'string', default: '1000' },
     'content-mib': { type: 'string', default: '50' },
@@ -84,6 +85,7 @@ await step('fleet', () =>
     downSeconds: quick ? 3 : num(values.down),
     prefillRows: quick ? 10_000 : num(values.prefill),
     killDrill: values.drill.split(',').includes('kill'),
+    stormCapSeconds: num(values['storm-cap']),
     log,
   }),
 );

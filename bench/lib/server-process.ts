@@ -27,12 +27,14 @@ export interface ServerProcessOptions {
   httpPort: number;
   mqttPort: number;
   env?: Record<string, string>;
+  /** Extra node flags (e.g. `--cpu-prof --cpu-prof-dir=DIR` to see where the server's time goes). */
+  nodeArgs?: string[];
 }
 
 export const BENCH_ADMIN_PASSWORD = 'bench-admin-password';
 
 export function startServerProcess(o: ServerProcessOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
