@@ -52,6 +52,8 @@ export const ConfigSchema = z.object({
   LOGIN_DELAY: Duration.default(1000),
   /** A session cookie lives this long. */
   SESSION_TTL: Duration.default(12 * UNITS_MS.h),
+  /** Largest content upload, in bytes (default 2 GiB). */
+  CONTENT_MAX_BYTES: PositiveInt.default(2 * 1024 ** 3),
 });
 
 export type ServerConfig = z.infer<typeof ConfigSchema>;

@@ -19,6 +19,7 @@ import { createDeviceBroker } from './broker/device-broker.js';
 import { createMessageHandler } from './broker/message-handler.js';
 import { insertCommand } from './commands/commands-repo.js';
 import type { ServerConfig } from './config.js';
+import { createContentServices, loadOrCreateSigningKeys } from './content/index.js';
 import { type Database, openDatabase } from './db/open-database.js';
 import { seedReferenceData } from './db/seed.js';
 import { buildHttpApp } from './http/app.js';
@@ -131,19 +132,32 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     };
 
     const urls: ServerUrls = { publicUrl: '', mqttUrl: '' };
+    const signingKeys = await loadOrCreateSigningKeys(config.DATA_DIR);
+    const audit = createAudit(db);
+    const content = createContentServices({
+      db,
+      dataDir: config.DATA_DIR,
+      keys: signingKeys,
+      audit,
+      notifyManifest: (deviceId, seq) => fleet.notifyManifest(deviceId, seq),
+      maxUploadBytes: config.CONTENT_MAX_BYTES,
+    });
     const deps: RouteDeps = {
+      content,
       config,
       db,
       log,
       metrics,
       auth: createAuthMiddleware(db),
-      audit: createAudit(db),
+      audit,
       loginLimiter: new LoginLimiter({ baseDelayMs: config.LOGIN_DELAY }),
       fleet,
       urls,
     };
     const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }));
     const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+    // Uploads of large videos over a slow link outlast Node's default 5-minute request timeout.
+    http.requestTimeout = 0;
 
     // MQTT over WebSocket on the same HTTP server, at /mqtt.
     const wss = new WebSocketServer({ noServer: true });

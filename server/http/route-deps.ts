@@ -4,6 +4,7 @@ import type { AuditFn } from '../auth/audit.js';
 import type { AuthMiddleware } from '../auth/auth-middleware.js';
 import type { LoginLimiter } from '../auth/login-limiter.js';
 import type { ServerConfig } from '../config.js';
+import type { ContentServices } from '../content/index.js';
 import type { Database } from '../db/open-database.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -37,4 +38,5 @@ export interface RouteDeps {
   loginLimiter: LoginLimiter;
   fleet: FleetControl;
   urls: ServerUrls;
+  content: ContentServices;
 }

@@ -6,6 +6,7 @@
 import { authRoutes } from '../auth/auth-routes.js';
 import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
 import { commandRoutes } from '../commands/command-routes.js';
+import { createContentRoutes, createFileRoutes } from '../content/index.js';
 import { registryRoutes } from '../registry/registry-routes.js';
 import type { RouteModule } from './app.js';
 import { opsRoutes } from './ops-routes.js';
@@ -19,5 +20,7 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     { path: '/api/v1/audit', app: auditRoutes(deps) },
     { path: '/api/v1', app: registryRoutes(deps) },
     { path: '/api/v1', app: commandRoutes(deps) },
+    { path: '/', app: createContentRoutes({ ...deps.content, auth: deps.auth }) },
+    { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
   ];
 }
