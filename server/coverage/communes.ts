@@ -2,7 +2,7 @@
  * Per-commune progress rows (district → commune → site) for the dashboard and reports. Pure; the same
  * definitions as the engine: a site is equipped on the day, operational now.
  */
-import { dayOf } from './days.js';
+import { dayEnd, dayOf } from './days.js';
 import {
   type CoverageDevice,
   CoverageInputError,
@@ -10,7 +10,7 @@ import {
   type CoverageSite,
   checkAsOf,
   countingWindow,
-  equippedOn,
+  equippedBefore,
   existsOn,
   operationalNow,
   type SiteWindows,
@@ -164,6 +164,7 @@ export function communeRows(
     else children.set(site.parentId, [site]);
   }
   const { windows, progress } = input.fleet;
+  const asOfEnd = dayEnd(asOf, options.utcOffsetMinutes);
 
   const communeIds = new Set<string>();
   for (const target of plan.targets) {
@@ -189,7 +190,7 @@ export function communeRows(
   const siteRow = (site: CoverageSite): SiteRow => {
     const { waiting, ...facts } = progress.get(site.id) ?? { ...emptyProgress(), waiting: false };
     const siteWindows = windows.get(site.id);
-    const equipped = equippedOn(siteWindows, asOf, options);
+    const equipped = equippedBefore(siteWindows, asOfEnd);
     return {
       id: site.id,
       kind: site.kind,

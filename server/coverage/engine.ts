@@ -110,9 +110,14 @@ export function windowsBySite(devices: Iterable<CoverageDevice>): SiteWindows {
  * ("stops counting from its decommission date").
  */
 export function equippedOn(windows: CountingWindow[] | undefined, day: string, options: CoverageOptions): boolean {
+  return equippedBefore(windows, dayEnd(day, options.utcOffsetMinutes));
+}
+
+/** `equippedOn` with the day's end instant computed once by the caller (it is asked per site). */
+export function equippedBefore(windows: CountingWindow[] | undefined, end: number): boolean {
   if (!windows) return false;
-  const end = dayEnd(day, options.utcOffsetMinutes);
-  return windows.some((w) => w.start < end && w.end >= end);
+  for (const w of windows) if (w.start < end && w.end >= end) return true;
+  return false;
 }
 
 /** Operational now: a device counts now and was seen within offline_after. */
@@ -185,11 +190,12 @@ export function targetCoverageOn(
   let total = 0;
   let equipped = 0;
   let operational = 0;
+  const end = dayEnd(day, options.utcOffsetMinutes);
   for (const site of scoped) {
     if (!existsOn(site, day)) continue;
     total++;
     const siteWindows = windows.get(site.id);
-    if (!equippedOn(siteWindows, day, options)) continue;
+    if (!equippedBefore(siteWindows, end)) continue;
     equipped++;
     if (withOperational && operationalNow(siteWindows, options)) operational++;
   }
