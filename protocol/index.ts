@@ -6,6 +6,7 @@ export * from './limits.js';
 export * from './local.js';
 export * from './manifest.js';
 export * from './messages.js';
+export * from './provisioning.js';
 export * from './signature.js';
 export * from './topics.js';
 export * from './version.js';

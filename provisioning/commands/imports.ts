@@ -1,23 +1,8 @@
 /** `sites import` and `devices import`: send a CSV file as it is and print the server's per-row report. */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import { ImportReport } from '../../protocol/index.js';
 import { type CliContext, CliError, EXIT, usageError } from '../cli-support.js';
 import { humanClient, humanOptions, humanOptionsHelp } from './human-auth.js';
-
-const Report = z.object({
-  applied: z.boolean(),
-  created: z.number(),
-  updated: z.number(),
-  rejected: z.number(),
-  rows: z.array(
-    z.object({
-      line: z.number(),
-      id: z.string().nullable(),
-      action: z.enum(['created', 'updated', 'rejected']),
-      reason: z.string().optional(),
-    }),
-  ),
-});
 
 const importOptionsHelp = `  --atomic                all or nothing: if any row is rejected, nothing is written
   --json                  print the server's JSON report only
@@ -74,13 +59,13 @@ async function runImport(
     'text/csv; charset=utf-8',
     [422],
   );
-  const report = Report.parse(raw);
+  const report = ImportReport.parse(raw);
   if (args.json) ctx.io.out(JSON.stringify(report, null, 2));
   else printReport(report, ctx);
   return report.rejected > 0 ? EXIT.partial : EXIT.ok;
 }
 
-function printReport(report: z.infer<typeof Report>, ctx: CliContext): void {
+function printReport(report: ImportReport, ctx: CliContext): void {
   for (const row of report.rows) {
     const line = `line ${String(row.line).padStart(4)}  ${row.action.padEnd(8)}  ${row.id ?? '-'}`;
     if (row.action === 'rejected') ctx.io.err(`${line}  ${row.reason ?? ''}`);

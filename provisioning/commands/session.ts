@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { DeviceKind } from '../../protocol/index.js';
+import { DeviceKind, PairingClaimed } from '../../protocol/index.js';
 import { createApiClient } from '../api-client.js';
 import { type CliContext, EXIT, usageError } from '../cli-support.js';
 import { humanClient, humanOptions, humanOptionsHelp } from './human-auth.js';
@@ -85,9 +85,9 @@ export async function runPairingClaim(
   if (args.kind && !DeviceKind.safeParse(args.kind).success)
     throw usageError(`--kind must be one of ${DeviceKind.options.join(', ')}`);
   const api = humanClient(args, ctx);
-  const claimed = z
-    .object({ deviceId: z.string(), siteId: z.string(), kind: z.string() })
-    .parse(await api.postJson('/api/v1/pairing/claim', { code, siteId: args.site, ...(args.kind ? { kind: args.kind } : {}) }));
+  const claimed = PairingClaimed.parse(
+    await api.postJson('/api/v1/pairing/claim', { code, siteId: args.site, ...(args.kind ? { kind: args.kind } : {}) }),
+  );
   ctx.io.out(`Claimed: the kiosk becomes device ${claimed.deviceId} (${claimed.kind}) at site ${claimed.siteId}.`);
   return EXIT.ok;
 }

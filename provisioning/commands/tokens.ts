@@ -1,7 +1,6 @@
 /** `tokens create`: enrollment tokens for one site, printed once, each with its QR code in the terminal. */
 import QRCode from 'qrcode';
-import { z } from 'zod';
-import { DeviceKind } from '../../protocol/index.js';
+import { DeviceKind, EnrollmentTokensCreated } from '../../protocol/index.js';
 import { type CliContext, EXIT, parsePositiveInt, parseTtlHours, usageError } from '../cli-support.js';
 import { humanClient, humanOptions, humanOptionsHelp } from './human-auth.js';
 
@@ -29,12 +28,6 @@ export const tokensCreateOptions = {
   'no-qr': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
-
-const Created = z.object({
-  tokens: z.array(
-    z.object({ id: z.string(), token: z.string(), siteId: z.string(), expiresAt: z.string(), enrollUrl: z.string() }),
-  ),
-});
 
 export async function runTokensCreate(
   args: {
@@ -64,7 +57,7 @@ export async function runTokensCreate(
     ctx.io.out(JSON.stringify(raw, null, 2));
     return EXIT.ok;
   }
-  const { tokens } = Created.parse(raw);
+  const { tokens } = EnrollmentTokensCreated.parse(raw);
   ctx.io.out(`${tokens.length} enrollment token(s) for site ${body.siteId} (${body.kind}). They are shown only now.`);
   for (const t of tokens) {
     ctx.io.out('');

@@ -1,21 +1,9 @@
-/** The per-row report every import returns, and the all-or-nothing rule shared by the imports. */
-export type ImportAction = 'created' | 'updated' | 'rejected';
+/** The per-row report every import returns (protocol `ImportReport`), and the all-or-nothing rule shared by the imports. */
+import type { ImportReport, ImportRow } from '../../protocol/index.js';
 
-export interface ImportRow {
-  line: number;
-  id: string | null;
-  action: ImportAction;
-  reason?: string;
-}
+export type { ImportReport, ImportRow };
 
-export interface ImportReport {
-  /** False when nothing was written (atomic import with rejected rows). */
-  applied: boolean;
-  created: number;
-  updated: number;
-  rejected: number;
-  rows: ImportRow[];
-}
+type ImportAction = ImportRow['action'];
 
 /** A row that passed every check, with what applying it will do. */
 export interface PlannedRow<T> {

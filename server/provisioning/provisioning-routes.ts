@@ -6,7 +6,16 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { DeviceKind, EnrollRequest, Id, PairingRequest, type Role } from '../../protocol/index.js';
+import {
+  type EnrollmentTokensCreated,
+  EnrollmentTokensRequest,
+  EnrollRequest,
+  Id,
+  type PairingClaimed,
+  PairingClaimRequest,
+  PairingRequest,
+  type Role,
+} from '../../protocol/index.js';
 import type { RouteDeps } from '../http/route-deps.js';
 import { MAX_CSV_BYTES } from './csv.js';
 import { importDevices } from './devices-import.js';
@@ -52,18 +61,7 @@ export const PAIRING_LIMIT: RateLimitOptions = {
   maxDelayMs: 5000,
 };
 
-const TokensBody = z.object({
-  siteId: Id,
-  kind: DeviceKind.default('kiosk'),
-  ttlHours: z
-    .number()
-    .positive()
-    .max(24 * 90)
-    .default(72),
-  count: z.number().int().min(1).max(200).default(1),
-});
 const TokensQuery = z.object({ siteId: Id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) });
-const ClaimBody = z.object({ code: z.string().min(4).max(20), siteId: Id, kind: DeviceKind.optional() });
 
 async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   let body: unknown;
@@ -116,7 +114,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
   const registrars = auth.requireRole('admin', 'department');
 
   app.post('/enrollment-tokens', installers, async (c) => {
-    const body = await jsonBody(c, TokensBody);
+    const body = await jsonBody(c, EnrollmentTokensRequest);
     const user = c.get('user');
     const created = createEnrollmentTokens(db, { ...body, createdBy: user.username, now: now() });
     const publicUrl = endpoints().apiUrl;
@@ -135,7 +133,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
       target: body.siteId,
       detail: { kind: body.kind, count: body.count, ttlHours: body.ttlHours, ids: created.map((t) => t.id) },
     });
-    return c.json({ tokens }, 201);
+    return c.json({ tokens } satisfies EnrollmentTokensCreated, 201);
   });
 
   app.get('/enrollment-tokens', installers, (c) => {
@@ -198,7 +196,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
   );
 
   app.post('/pairing/claim', installers, async (c) => {
-    const body = await jsonBody(c, ClaimBody);
+    const body = await jsonBody(c, PairingClaimRequest);
     const user = c.get('user');
     const claimed = claimPairing(db, { ...body, claimedBy: user.username, now: now() });
     audit({
@@ -213,7 +211,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
       siteId: claimed.siteId,
       kind: claimed.kind,
       facts: claimed.facts,
-    });
+    } satisfies PairingClaimed);
   });
 
   app.get(
