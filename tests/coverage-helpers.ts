@@ -13,6 +13,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Role } from '../protocol/index.js';
 import { createCoverageRoutes } from '../server/coverage/coverage-routes.js';
 import { type Database, openDatabase } from '../server/db/open-database.js';
+import type { AppEnv } from '../server/http/app-env.js';
 import { seedReferenceData } from '../server/db/seed.js';
 
 export const HOUR = 3_600_000;
@@ -50,14 +51,14 @@ export function insertDevice(db: Database, id: string, siteId: string, f: Device
  * admin passes every check), over a fixed token → role table. The server's own guard reads users from SQLite;
  * these tests are about coverage, so they hold the tokens here.
  */
-export function tokenRoleGuard(tokens: Record<string, Role>): (...roles: Role[]) => MiddlewareHandler {
+export function tokenRoleGuard(tokens: Record<string, Role>): (...roles: Role[]) => MiddlewareHandler<AppEnv> {
   return (...roles) =>
-    createMiddleware(async function requireRole(c, next) {
+    createMiddleware<AppEnv>(async function requireRole(c, next) {
       const header = c.req.header('authorization') ?? '';
       const role = header.startsWith('Bearer ') ? tokens[header.slice(7)] : undefined;
       if (!role) throw new HTTPException(401, { message: 'authentication required' });
       if (role !== 'admin' && !roles.includes(role)) throw new HTTPException(403, { message: 'not allowed for your role' });
-      c.set('user' as never, { username: `${role}-user` } as never);
+      c.set('user', { id: 0, username: `${role}-user`, role, via: 'token' });
       await next();
     });
 }

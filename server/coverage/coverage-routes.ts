@@ -6,6 +6,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
+import type { AppEnv } from '../http/app-env.js';
 import { communeRows } from './communes.js';
 import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
@@ -18,7 +19,7 @@ import { computeTrend } from './trend.js';
 export interface CoverageRouteDeps {
   db: Database;
   /** The server's role guard; it authenticates and refuses other roles (admin passes every check). */
-  requireRole: (...roles: Role[]) => MiddlewareHandler;
+  requireRole: (...roles: Role[]) => MiddlewareHandler<AppEnv>;
   /** `OFFLINE_AFTER`: a counting device silent longer than this is offline. */
   offlineAfterMs: number;
   /** Which plan the reports use when none is named and several are loaded. */
@@ -76,7 +77,7 @@ function query<S extends z.ZodType>(schema: S, values: Record<string, string>): 
   return parsed.data;
 }
 
-export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
+export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
   const { db } = deps;
   const now = deps.now ?? Date.now;
   const utcOffsetMinutes = deps.utcOffsetMinutes ?? VIETNAM_UTC_OFFSET_MINUTES;
@@ -117,7 +118,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
 
   const fileName = (plan: Plan, asOf: string, ext: string) => `coverage-${plan.id}-${asOf}.${ext}`;
 
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   app.onError((error, c) => {
     const mapped = toHttpError(error);
     if (!mapped) throw error;
@@ -134,8 +135,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono {
       throw new CoverageHttpError(400, 'invalid_json', 'the body must be a plan as JSON');
     }
     const { plan, replaced } = savePlan(db, body, now());
-    const user = (c.var as { user?: { username: string } }).user;
-    deps.audit?.({ actor: user?.username ?? 'unknown', action: replaced ? 'plan.replace' : 'plan.load', target: plan.id });
+    deps.audit?.({ actor: c.var.user.username, action: replaced ? 'plan.replace' : 'plan.load', target: plan.id });
     return c.json(
       { plan: { id: plan.id, document: plan.document, targets: plan.targets.length }, replaced },
       replaced ? 200 : 201,
