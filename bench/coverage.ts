@@ -139,8 +139,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-async function time(url: string, requests: number): Promise<{ p50: number; p99: number; max: number; bytes: number }> {
-  const headers = { authorization: 'Bearer tok-dept' };
+async function time(
+  url: string,
+  authorization: string,
+  requests: number,
+): Promise<{ p50: number; p99: number; max: number; bytes: number }> {
+  const headers = { authorization };
   let bytes = 0;
   for (let i = 0; i < 5; i++) await (await fetch(url, { headers })).arrayBuffer();
   const samples: number[] = [];
@@ -179,7 +183,7 @@ async function main(): Promise<void> {
       ] as const;
       let failed = false;
       for (const [name, url] of cases) {
-        const r = await time(url, requests);
+        const r = await time(url, server.auth.department, requests);
         const ok = r.p99 < 200;
         failed ||= !ok;
         console.log(
