@@ -144,6 +144,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     });
     const deps: RouteDeps = {
       content,
+      signingKeys,
       config,
       db,
       log,

@@ -1,5 +1,6 @@
 /** What a route module factory `(deps) => Hono` receives. Built once in create-server.ts. */
 import type { Logger } from 'pino';
+import type { SigningKeys } from '../../protocol/index.js';
 import type { AuditFn } from '../auth/audit.js';
 import type { AuthMiddleware } from '../auth/auth-middleware.js';
 import type { LoginLimiter } from '../auth/login-limiter.js';
@@ -39,4 +40,6 @@ export interface RouteDeps {
   fleet: FleetControl;
   urls: ServerUrls;
   content: ContentServices;
+  /** The Ed25519 key that signs manifests; its public half is handed to devices at enrollment. */
+  signingKeys: SigningKeys;
 }

@@ -7,8 +7,10 @@ import { authRoutes } from '../auth/auth-routes.js';
 import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
 import { commandRoutes } from '../commands/command-routes.js';
 import { createContentRoutes, createFileRoutes } from '../content/index.js';
+import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js';
 import { registryRoutes } from '../registry/registry-routes.js';
 import type { RouteModule } from './app.js';
+import type { AppEnv } from './app-env.js';
 import { opsRoutes } from './ops-routes.js';
 import type { RouteDeps } from './route-deps.js';
 
@@ -20,6 +22,7 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     { path: '/api/v1/audit', app: auditRoutes(deps) },
     { path: '/api/v1', app: registryRoutes(deps) },
     { path: '/api/v1', app: commandRoutes(deps) },
+    { path: '/api/v1', app: createProvisioningRoutes<AppEnv>({ ...deps, manifestKey: deps.signingKeys.publicKeyPem }) },
     { path: '/', app: createContentRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
   ];
