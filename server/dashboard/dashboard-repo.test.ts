@@ -131,13 +131,28 @@ describe('site table', () => {
 
   it('filters by text, district, commune, kind, state and problems; sorts; pages', () => {
     const repo = createDashboardRepo(db);
-    expect(repo.sitePage(query({ q: 'Ia O' })).rows.map((r) => r.id)).toEqual(['gl-c-iao', 'gl-s-iao']);
+    expect(repo.sitePage(query({ q: 'Ia O' })).rows.map((r) => r.id)).toEqual(['gl-s-iao', 'gl-c-iao']);
     expect(repo.sitePage(query({ districtId: 'gl-d-chuprong' })).total).toBe(5);
-    // A commune's own row and the sites inside it (SQLite's binary order puts "Đ" after "I").
+    // A commune's own row and the sites inside it, in Vietnamese order (C, Đ, I).
     expect(repo.sitePage(query({ communeId: 'gl-c-iadom', sort: 'name' })).rows.map((r) => r.id)).toEqual([
       'gl-g-lethanh',
+      'gl-s-lethanh',
+      'gl-c-iadom',
+    ]);
+    expect(repo.sitePage(query({ communeId: 'gl-c-iadom', sort: 'name', dir: 'desc' })).rows.map((r) => r.id)).toEqual([
       'gl-c-iadom',
       'gl-s-lethanh',
+      'gl-g-lethanh',
+    ]);
+    // Districts first, then communes, then sites: Chư Prông, Đức Cơ, Ia Grai.
+    expect(repo.sitePage(query({ kind: 'commune' })).rows.map((r) => r.communeName)).toEqual([
+      'Ia Mơ',
+      'Ia Púch',
+      'Ia Dom',
+      'Ia Nan',
+      'Ia Pnôn',
+      'Ia Chía',
+      'Ia O',
     ]);
     expect(repo.sitePage(query({ kind: 'station' })).total).toBe(8);
     expect(repo.sitePage(query({ state: 'operational' })).rows.map((r) => r.id)).toEqual(['gl-c-iao']);
@@ -159,7 +174,7 @@ describe('site table', () => {
 
   it('lists districts (including abolished ones) and map points', () => {
     const repo = createDashboardRepo(db);
-    expect(repo.districts().map((d) => d.name)).toEqual(['Chư Prông', 'Ia Grai', 'Đức Cơ']);
+    expect(repo.districts().map((d) => d.name)).toEqual(['Chư Prông', 'Đức Cơ', 'Ia Grai']);
     expect(repo.districts()[0]?.validTo).toBe('2025-06-30');
     expect(repo.mapPoints(NOW - OFFLINE_AFTER)).toHaveLength(16);
   });

@@ -110,17 +110,50 @@ const SITE_SELECT = `
 
 /** Sorts that need no device figure: the page is chosen from the sites alone, then only its rows are counted. */
 const NAME_SORTS: ReadonlySet<SiteSort> = new Set(['district', 'commune', 'name', 'kind']);
+
+// Whole lists (districts, the map) sort in Vietnamese order here; better-sqlite3 cannot give SQLite a collation.
+const collator = new Intl.Collator('vi', { sensitivity: 'base', numeric: true });
+const NAME_KEYS: Record<'district' | 'commune' | 'name' | 'kind', (keyof NamedSiteRow)[]> = {
+  district: ['district_name', 'commune_name', 'name', 'id'],
+  commune: ['commune_name', 'name', 'id'],
+  name: ['name', 'id'],
+  kind: ['kind', 'name', 'id'],
+};
+
+function byNames(sort: keyof typeof NAME_KEYS, dir: 'asc' | 'desc') {
+  const keys = NAME_KEYS[sort];
+  const sign = dir === 'desc' ? -1 : 1;
+  return (a: NamedSiteRow, b: NamedSiteRow): number => {
+    for (const key of keys) {
+      const x = a[key] as string | null;
+      const y = b[key] as string | null;
+      if (x === y) continue;
+      // Sites outside any district or commune come last either way.
+      if (x === null) return 1;
+      if (y === null) return -1;
+      const c = collator.compare(x, y);
+      if (c !== 0) return sign * c;
+    }
+    return 0;
+  };
+}
 const FAILURE_LIMIT = 3;
 
+/**
+ * A name as a sort key: SQLite compares bytes, which puts "Đ" after "Z"; Vietnamese puts đ right after d.
+ * (Accented capitals at the start of a name still sort late; the district list and the map use Intl.Collator.)
+ */
+const vn = (column: string) => `replace(replace(${column}, 'Đ', 'D' || char(127)), 'đ', 'd' || char(127))`;
+
 const ORDER: Record<SiteSort, string> = {
-  district: 'district_name {dir}, commune_name {dir}, name {dir}',
-  commune: 'commune_name {dir}, name {dir}',
-  name: 'name {dir}',
-  kind: 'kind {dir}, name',
-  devices: 'devices {dir}, name',
-  state: 'state_rank {dir}, name',
-  lastSeen: 'last_seen {dir}, name',
-  problems: 'problems {dir}, name',
+  district: `${vn('district_name')} {dir}, ${vn('commune_name')} {dir}, ${vn('name')} {dir}`,
+  commune: `${vn('commune_name')} {dir}, ${vn('name')} {dir}`,
+  name: `${vn('name')} {dir}`,
+  kind: `kind {dir}, ${vn('name')}`,
+  devices: `devices {dir}, ${vn('name')}`,
+  state: `state_rank {dir}, ${vn('name')}`,
+  lastSeen: `last_seen {dir}, ${vn('name')}`,
+  problems: `problems {dir}, ${vn('name')}`,
 };
 
 const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
@@ -233,14 +266,14 @@ export interface DeviceEventOut {
 
 export function createDashboardRepo(db: Database) {
   const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
-  const namePageStmts = new Map<string, ReturnType<Database['prepare']>>();
   const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
   const countNamed = db.prepare(`SELECT count(*) AS n FROM (${SITES_NAMED}) WHERE ${NAME_FILTER}`);
+  const namePageStmts = new Map<string, ReturnType<Database['prepare']>>();
   const IDS = `AND dv.site_id IN (SELECT value FROM json_each(@ids))`;
   const figuresFor = db.prepare(deviceFigures(IDS));
   const failingFor = db.prepare(syncFailing(IDS));
-  const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district' ORDER BY name`);
-  const allNamed = db.prepare(`SELECT * FROM (${SITES_NAMED}) ORDER BY district_name, commune_name, name, id`);
+  const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district'`);
+  const allNamed = db.prepare(SITES_NAMED);
   const figuresAll = db.prepare(deviceFigures(''));
   const failingAll = db.prepare(syncFailing(''));
   // Walks the (device_id, id) index backwards: newest first, a page at a time.
@@ -375,13 +408,15 @@ export function createDashboardRepo(db: Database) {
     },
 
     districts(): { id: string; name: string; validTo: string | null }[] {
-      return districts.all() as { id: string; name: string; validTo: string | null }[];
+      return (districts.all() as { id: string; name: string; validTo: string | null }[]).sort((a, b) =>
+        collator.compare(a.name, b.name),
+      );
     },
 
     /** Every non-district site with its state: the map draws them all. */
     mapPoints(onlineSince: number): SiteRowOut[] {
       // One pass over the devices grouped by site, merged here: cheaper than joining 10 000 sites to it in SQL.
-      return withFigures(allNamed.all() as NamedSiteRow[], onlineSince, 'all');
+      return withFigures((allNamed.all() as NamedSiteRow[]).sort(byNames('district', 'asc')), onlineSince, 'all');
     },
 
     alertSources(p: {
