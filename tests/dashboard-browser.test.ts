@@ -164,6 +164,11 @@ function seedFleet(now: number): void {
   kiosk('kiosk-ianan-1', 'gl-c-ianan', null, null, 'provisioned');
   kiosk('kiosk-s-iao-1', 'gl-s-iao', '2025-05-01', now - 30 * MIN);
   kiosk('kiosk-lethanh-1', 'gl-g-lethanh', '2025-11-01', now - 10 * MIN);
+  // Three communes surveyed with coordinates; the map places them, the others are grouped by district.
+  const place = db.prepare('UPDATE sites SET lat = ?, lon = ? WHERE id = ?');
+  place.run(14.02, 107.45, 'gl-c-iao');
+  place.run(13.98, 107.47, 'gl-c-iachia');
+  place.run(13.74, 107.52, 'gl-c-iadom');
   // A day of health samples every 30 minutes for the Ia O kiosk, its disk filling up.
   const health = db.prepare(
     `INSERT INTO health (device_id, seq, device_ts, received_ts, cpu_load, mem_used, disk_used, disk_free, temp_c, uptime_s,
@@ -325,7 +330,9 @@ describe('department dashboard in Chromium', () => {
 
     await page.goto(`${stack.url}/#/map`);
     await page.locator('#district-groups rect').first().waitFor();
-    expect(await page.locator('#district-groups rect').count()).toBe(16);
+    expect(await page.locator('#site-map circle').count()).toBe(3);
+    expect(await page.locator('#site-map circle[fill="#1b7f3b"]').count()).toBe(2); // Ia O, Ia Chía operational
+    expect(await page.locator('#district-groups rect').count()).toBe(13);
     expect(await page.locator('#district-groups figcaption').allTextContents()).toEqual(
       expect.arrayContaining([expect.stringContaining('Đức Cơ'), expect.stringContaining('Chư Prông')]),
     );

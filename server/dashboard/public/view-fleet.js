@@ -64,31 +64,33 @@ function legend() {
   );
 }
 
+/** Sites by latitude/longitude, one scale for both axes (a degree of longitude shrunk by cos(latitude)). */
 function placedMap(sites) {
   const w = 800;
   const ht = 520;
-  const pad = 30;
+  const pad = 40;
   const lats = sites.map((x) => x.lat);
   const lons = sites.map((x) => x.lon);
   const [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  const spanLat = Math.max(maxLat - minLat, 0.01);
-  const spanLon = Math.max(maxLon - minLon, 0.01);
-  const X = (lon) => pad + ((lon - minLon) / spanLon) * (w - 2 * pad);
-  const Y = (lat) => ht - pad - ((lat - minLat) / spanLat) * (ht - 2 * pad);
+  const shrink = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
+  const scale = Math.min(
+    (w - 2 * pad) / Math.max((maxLon - minLon) * shrink, 0.01),
+    (ht - 2 * pad) / Math.max(maxLat - minLat, 0.01),
+  );
+  const X = (lon) => w / 2 + (lon - (minLon + maxLon) / 2) * shrink * scale;
+  const Y = (lat) => ht / 2 - (lat - (minLat + maxLat) / 2) * scale;
+  const labelled = sites.length <= 200;
   const svg = s('svg', { viewBox: `0 0 ${w} ${ht}`, width: '100%', id: 'site-map', style: 'background:#eef3f7' });
   for (const site of sites) {
+    const [cx, cy] = [X(site.lon), Y(site.lat)];
     const a = s('a', { href: `#/site/${encodeURIComponent(site.id)}` });
     a.append(
       s(
         'circle',
-        {
-          cx: X(site.lon).toFixed(1),
-          cy: Y(site.lat).toFixed(1),
-          r: sites.length > 2000 ? 2 : 5,
-          fill: COLOURS[site.state] ?? '#999',
-        },
+        { cx: cx.toFixed(1), cy: cy.toFixed(1), r: sites.length > 2000 ? 2 : 5, fill: COLOURS[site.state] ?? '#999' },
         s('title', {}, `${site.name} (${site.communeName ?? ''}) — ${t(site.state)}`),
       ),
+      labelled ? s('text', { x: (cx + 7).toFixed(1), y: (cy + 4).toFixed(1) }, site.name) : null,
     );
     svg.append(a);
   }
