@@ -7,6 +7,7 @@ import { authRoutes } from '../auth/auth-routes.js';
 import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
 import { commandRoutes } from '../commands/command-routes.js';
 import { createContentRoutes, createFileRoutes } from '../content/index.js';
+import { createCoverageRoutes } from '../coverage/coverage-routes.js';
 import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js';
 import { registryRoutes } from '../registry/registry-routes.js';
 import type { RouteModule } from './app.js';
@@ -23,6 +24,16 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     { path: '/api/v1', app: registryRoutes(deps) },
     { path: '/api/v1', app: commandRoutes(deps) },
     { path: '/api/v1', app: createProvisioningRoutes<AppEnv>({ ...deps, manifestKey: deps.signingKeys.publicKeyPem }) },
+    {
+      path: '/api/v1',
+      app: createCoverageRoutes({
+        db: deps.db,
+        requireRole: deps.auth.requireRole,
+        offlineAfterMs: deps.config.OFFLINE_AFTER,
+        audit: deps.audit,
+        defaultPlanId: 'gia-lai-2509-2020',
+      }),
+    },
     { path: '/', app: createContentRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
   ];
