@@ -8,6 +8,7 @@ import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
 import { commandRoutes } from '../commands/command-routes.js';
 import { createContentRoutes, createFileRoutes } from '../content/index.js';
 import { createCoverageRoutes } from '../coverage/coverage-routes.js';
+import { createDashboardRoutes } from '../dashboard/create-dashboard-routes.js';
 import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js';
 import { registryRoutes } from '../registry/registry-routes.js';
 import type { RouteModule } from './app.js';
@@ -36,5 +37,6 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     },
     { path: '/', app: createContentRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
+    { path: '/', app: createDashboardRoutes(deps) },
   ];
 }
