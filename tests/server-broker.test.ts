@@ -172,7 +172,7 @@ describe('misbehaving devices', () => {
 });
 
 describe('what devices report', () => {
-  it('records status and the last will, sync (applied → content_seq, equipped_at), stats (added up) and events', async () => {
+  it('records status and the last will, sync (applied → content_seq, equipped_at), stats (a resend counts once) and events', async () => {
     const { id, secret } = addDevice(server, 'kiosk-report');
     const will = {
       topic: topics.status(id),
@@ -202,9 +202,12 @@ describe('what devices report', () => {
     await client.publishAsync(topics.sync(id), JSON.stringify({ manifestSeq: 4, state: 'applied', bytes: 99, missing: 0 }), {
       qos: 1,
     });
+    // The same day's totals delivered twice (a QoS 1 resend after a lost PUBACK) count once; another day adds a row.
     const stats = { days: [{ day: '2026-11-22', itemId: 'item-1', lang: 'jra', views: 3, seconds: 40 }] };
     await client.publishAsync(topics.stats(id), JSON.stringify(stats), { qos: 1 });
     await client.publishAsync(topics.stats(id), JSON.stringify(stats), { qos: 1 });
+    const nextDay = { days: [{ day: '2026-11-23', itemId: 'item-1', lang: 'jra', views: 2, seconds: 5 }] };
+    await client.publishAsync(topics.stats(id), JSON.stringify(nextDay), { qos: 1 });
     await client.publishAsync(
       topics.events(id),
       JSON.stringify({ type: 'disk', severity: 'warning', message: 'low', ts: Date.now() }),
@@ -221,10 +224,10 @@ describe('what devices report', () => {
       state: 'applied',
       failures: 0,
     });
-    expect(server.db.prepare('SELECT views, seconds FROM play_stats WHERE device_id = ?').get(id)).toEqual({
-      views: 6,
-      seconds: 80,
-    });
+    expect(server.db.prepare('SELECT day, views, seconds FROM play_stats WHERE device_id = ? ORDER BY day').all(id)).toEqual([
+      { day: '2026-11-22', views: 3, seconds: 40 },
+      { day: '2026-11-23', views: 2, seconds: 5 },
+    ]);
     expect(count("SELECT count(*) FROM device_events WHERE device_id = ? AND source = 'device'", id)).toBe(1);
 
     // An unclean end: the broker publishes the will, the device becomes offline.

@@ -43,9 +43,11 @@ export function createDeviceDataRepo(db: Database) {
   const applied = db.prepare(
     `UPDATE devices SET content_seq = max(coalesce(content_seq, 0), ?), equipped_at = coalesce(equipped_at, ?) WHERE id = ?`,
   );
-  const addStats = db.prepare(
+  // The agent sends each finished (day, item, lang) as its full total (agent/view-stats.ts), so the write
+  // replaces: a QoS 1 retransmission after a lost PUBACK then counts once, not twice.
+  const putStats = db.prepare(
     `INSERT INTO play_stats (device_id, day, item_id, lang, views, seconds) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT(device_id, day, item_id, lang) DO UPDATE SET views = views + excluded.views, seconds = seconds + excluded.seconds`,
+     ON CONFLICT(device_id, day, item_id, lang) DO UPDATE SET views = excluded.views, seconds = excluded.seconds`,
   );
   const commandResult = db.prepare(
     `UPDATE commands SET status = @state,
@@ -118,7 +120,7 @@ export function createDeviceDataRepo(db: Database) {
       if (message.state === 'applied') applied.run(message.manifestSeq, now, deviceId);
     },
     stats(deviceId: string, message: StatsMessage): void {
-      for (const d of message.days) addStats.run(deviceId, d.day, d.itemId, d.lang, d.views, d.seconds);
+      for (const d of message.days) putStats.run(deviceId, d.day, d.itemId, d.lang, d.views, d.seconds);
     },
     commandResult(deviceId: string, message: CommandResultMessage, now: number): boolean {
       return (
