@@ -139,6 +139,22 @@ describe('GET /plans/{id}/communes', () => {
     const iachia = body.communes.find((r: { commune: { id: string } }) => r.commune.id === 'gl-c-iachia');
     expect(iachia).toMatchObject({ equipped: 1, operational: 0, problems: { offline: 1 } });
   });
+
+  it('answers a page at a time, in the same order, with the total; all=1 answers every commune', async () => {
+    const all = await get(`/plans/${PLAN}/communes?all=1`);
+    expect(all.body).toMatchObject({ total: 7, offset: 0, limit: 7 });
+    const ids = all.body.communes.map((r: { commune: { id: string } }) => r.commune.id);
+    expect(ids).toHaveLength(7);
+    const first = await get(`/plans/${PLAN}/communes?limit=3`);
+    const second = await get(`/plans/${PLAN}/communes?limit=3&offset=3`);
+    const last = await get(`/plans/${PLAN}/communes?limit=3&offset=6`);
+    expect(first.body).toMatchObject({ total: 7, limit: 3, offset: 0 });
+    const paged = [...first.body.communes, ...second.body.communes, ...last.body.communes];
+    expect(paged.map((r: { commune: { id: string } }) => r.commune.id)).toEqual(ids);
+    expect(paged).toEqual(all.body.communes);
+    expect((await get(`/plans/${PLAN}/communes?limit=0`)).body.error.code).toBe('invalid_query');
+    expect((await get(`/plans/${PLAN}/communes?limit=3&asOf=2019-01-01`)).body.error.code).toBe('as_of_before_plan');
+  });
 });
 
 describe('reports', () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { communeRows, type FleetDevice, fleetFromDevices } from '../server/coverage/communes.js';
+import { communeList, communeRows, communeRowsOf, type FleetDevice, fleetFromDevices } from '../server/coverage/communes.js';
 import { createSitesReader, readCoverageSites, readSiteFleet, readSiteWindows } from '../server/coverage/coverage-repo.js';
 import { monthlyDays } from '../server/coverage/days.js';
 import { type CoverageOptions, computeCoverage } from '../server/coverage/engine.js';
@@ -107,6 +107,23 @@ describe('coverage from SQL equals coverage from the devices', () => {
         siteRows: true,
       });
       expect(fromSql).toEqual(fromDevices);
+    }
+  });
+
+  it('for one page of communes, reading only the devices of its sites', () => {
+    const sites = readCoverageSites(db);
+    const whole = fleetFromDevices(devices, options);
+    for (const day of ['2025-06-30', '2026-11-23']) {
+      const entries = communeList(plan, sites, day);
+      for (const page of [entries.slice(0, 3), entries.slice(3)]) {
+        const ids = page.flatMap((e) => e.sites.map((s) => s.id));
+        const fleet = readSiteFleet(db, options, ids);
+        // Nothing of another page's sites is read.
+        expect([...fleet.progress.keys(), ...fleet.windows.keys()].every((id) => ids.includes(id))).toBe(true);
+        expect(communeRowsOf(page, fleet, day, options, { siteRows: true })).toEqual(
+          communeRowsOf(page, whole, day, options, { siteRows: true }),
+        );
+      }
     }
   });
 });

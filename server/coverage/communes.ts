@@ -141,20 +141,23 @@ export interface SiteFleet {
   progress: Map<string, SiteProgress>;
 }
 
+/** Vietnamese order, built once (a collator is costly to construct). */
+const collator = new Intl.Collator('vi');
+
+/** A commune the plan is about on a day, with its sites (the commune first), in table order. */
+export interface CommuneEntry {
+  commune: CoverageSite;
+  district: CoverageSite | null;
+  sites: CoverageSite[];
+}
+
 /**
  * The communes the plan is about on `asOf` (in a target's scope, or hosting a site that is) with their
- * sites and devices. A site whose commune no longer exists cannot be placed and is refused, naming it;
- * a commune whose district was abolished keeps it as its former district (the district level ended).
+ * sites, sorted by district then commune. Sites only, no device: the page of the table is chosen from this
+ * before any device is read. A site whose commune no longer exists cannot be placed and is refused, naming
+ * it; a commune whose district was abolished keeps it as its former district (the district level ended).
  */
-export function communeRows(
-  input: { plan: Plan; sites: readonly CoverageSite[]; fleet: SiteFleet },
-  asOf: string,
-  options: CoverageOptions,
-  include: { siteRows: boolean } = { siteRows: false },
-): CommunesReport {
-  const { plan, sites } = input;
-  checkAsOf(asOf, plan, options);
-  const isToday = asOf === dayOf(options.now, options.utcOffsetMinutes);
+export function communeList(plan: Plan, sites: readonly CoverageSite[], asOf: string): CommuneEntry[] {
   const byId = new Map(sites.map((s) => [s.id, s]));
   const children = new Map<string, CoverageSite[]>();
   for (const site of sites) {
@@ -163,9 +166,6 @@ export function communeRows(
     if (list) list.push(site);
     else children.set(site.parentId, [site]);
   }
-  const { windows, progress } = input.fleet;
-  const asOfEnd = dayEnd(asOf, options.utcOffsetMinutes);
-
   const communeIds = new Set<string>();
   for (const target of plan.targets) {
     for (const site of sitesInScope(target, sites, byId)) {
@@ -186,6 +186,33 @@ export function communeRows(
       communeIds.add(parent.id);
     }
   }
+  const entries: CommuneEntry[] = [];
+  for (const id of communeIds) {
+    const commune = byId.get(id) as CoverageSite;
+    const parent = commune.parentId ? byId.get(commune.parentId) : undefined;
+    entries.push({
+      commune,
+      district: parent?.kind === 'district' ? parent : null,
+      sites: [commune, ...(children.get(id) ?? [])],
+    });
+  }
+  return entries.sort(
+    (a, b) =>
+      collator.compare(a.district?.name ?? '', b.district?.name ?? '') || collator.compare(a.commune.name, b.commune.name),
+  );
+}
+
+/** The rows of some communes of `communeList`, from the fleet facts of (at least) their sites. */
+export function communeRowsOf(
+  entries: readonly CommuneEntry[],
+  fleet: SiteFleet,
+  asOf: string,
+  options: CoverageOptions,
+  include: { siteRows: boolean } = { siteRows: false },
+): CommuneRow[] {
+  const isToday = asOf === dayOf(options.now, options.utcOffsetMinutes);
+  const { windows, progress } = fleet;
+  const asOfEnd = dayEnd(asOf, options.utcOffsetMinutes);
 
   const siteRow = (site: CoverageSite): SiteRow => {
     const { waiting, ...facts } = progress.get(site.id) ?? { ...emptyProgress(), waiting: false };
@@ -203,14 +230,11 @@ export function communeRows(
     };
   };
 
-  const rows: CommuneRow[] = [];
-  for (const id of communeIds) {
-    const commune = byId.get(id) as CoverageSite;
-    const siteRows = [commune, ...(children.get(id) ?? [])].map(siteRow);
-    const parent = commune.parentId ? byId.get(commune.parentId) : undefined;
+  return entries.map(({ commune, district, sites }) => {
+    const siteRows = sites.map(siteRow);
     const row: CommuneRow = {
       commune: { id: commune.id, name: commune.name, adminCode: commune.adminCode ?? null },
-      district: parent?.kind === 'district' ? { id: parent.id, name: parent.name, abolished: !existsOn(parent, asOf) } : null,
+      district: district ? { id: district.id, name: district.name, abolished: !existsOn(district, asOf) } : null,
       communeEquipped: (siteRows[0] as SiteRow).equipped,
       sites: siteRows.length,
       equipped: 0,
@@ -225,12 +249,19 @@ export function communeRows(
       if (s.planned) row.planned++;
     }
     if (include.siteRows) row.siteRows = siteRows;
-    rows.push(row);
-  }
-  const collator = new Intl.Collator('vi');
-  rows.sort(
-    (a, b) =>
-      collator.compare(a.district?.name ?? '', b.district?.name ?? '') || collator.compare(a.commune.name, b.commune.name),
-  );
-  return { plan: summarizePlan(plan), asOf, communes: rows };
+    return row;
+  });
+}
+
+/** Every commune's row (reports, tests): `communeList` then `communeRowsOf` over the whole fleet. */
+export function communeRows(
+  input: { plan: Plan; sites: readonly CoverageSite[]; fleet: SiteFleet },
+  asOf: string,
+  options: CoverageOptions,
+  include: { siteRows: boolean } = { siteRows: false },
+): CommunesReport {
+  const { plan, sites } = input;
+  checkAsOf(asOf, plan, options);
+  const entries = communeList(plan, sites, asOf);
+  return { plan: summarizePlan(plan), asOf, communes: communeRowsOf(entries, input.fleet, asOf, options, include) };
 }

@@ -7,11 +7,11 @@ import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import type { AppEnv } from '../http/app-env.js';
-import { communeRows } from './communes.js';
+import { communeList, communeRows, communeRowsOf } from './communes.js';
 import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
-import { CoverageInputError, type CoverageOptions, computeCoverage } from './engine.js';
-import { InvalidPlanError, type Plan } from './plan.js';
+import { CoverageInputError, type CoverageOptions, checkAsOf, computeCoverage } from './engine.js';
+import { InvalidPlanError, type Plan, summarizePlan } from './plan.js';
 import { coverageCsv } from './report-csv.js';
 import { coverageXlsx } from './report-xlsx.js';
 import { computeTrend } from './trend.js';
@@ -57,7 +57,14 @@ function toHttpError(error: Error): CoverageHttpError | null {
 }
 
 const CoverageQuery = z.object({ asOf: z.string().optional() });
-const CommunesQuery = z.object({ asOf: z.string().optional(), include: z.enum(['sites']).optional() });
+/** The dashboard shows the communes table a page at a time; `all=1` answers every commune (reports use their own path). */
+const CommunesQuery = z.object({
+  asOf: z.string().optional(),
+  include: z.enum(['sites']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+  all: z.enum(['0', '1']).optional(),
+});
 const TrendQuery = z.object({
   from: z.string().optional(),
   to: z.string().optional(),
@@ -157,13 +164,24 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     return c.json(computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()));
   });
 
+  // The page is chosen from the site registry alone (in memory), then only its sites' devices are read.
   app.get('/plans/:id/communes', readers, (c) => {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
     const q = query(CommunesQuery, c.req.query());
     const asOf = q.asOf ?? dayOf(opts.now, utcOffsetMinutes);
-    const input = { plan, sites: readSites(), fleet: readSiteFleet(db, opts) };
-    return c.json(communeRows(input, asOf, opts, { siteRows: q.include === 'sites' }));
+    checkAsOf(asOf, plan, opts);
+    const entries = communeList(plan, readSites(), asOf);
+    const page = q.all === '1' ? entries : entries.slice(q.offset, q.offset + q.limit);
+    const fleet = readSiteFleet(db, opts, q.all === '1' ? undefined : page.flatMap((e) => e.sites.map((s) => s.id)));
+    return c.json({
+      plan: summarizePlan(plan),
+      asOf,
+      total: entries.length,
+      limit: q.all === '1' ? entries.length : q.limit,
+      offset: q.all === '1' ? 0 : q.offset,
+      communes: communeRowsOf(page, fleet, asOf, opts, { siteRows: q.include === 'sites' }),
+    });
   });
 
   app.get('/reports/coverage.csv', readers, (c) => {

@@ -115,8 +115,15 @@ async function trend(plan) {
   ];
 }
 
-async function communes(plan) {
-  const rows = listOf(await api(`/api/v1/plans/${encodeURIComponent(plan.id)}/communes`), 'communes', 'rows');
+const COMMUNES_PAGE = 100;
+
+// The per-commune table a page at a time (a province has thousands of communes); the reports hold them all.
+async function communes(plan, offset = 0) {
+  const data = await api(`/api/v1/plans/${encodeURIComponent(plan.id)}/communes${qs({ limit: COMMUNES_PAGE, offset })}`);
+  const rows = listOf(data, 'communes', 'rows');
+  const total = data.total ?? rows.length;
+  const box = h('div', { id: 'communes-table' });
+  const go = async (next) => box.replaceWith(await communes(plan, next));
   const name = (r) => r.communeName ?? r.commune?.name ?? r.name ?? r.commune;
   const id = (r) => r.communeId ?? r.commune?.id ?? r.id;
   const district = (r) => r.districtName ?? r.district?.name ?? r.district ?? '—';
@@ -125,7 +132,7 @@ async function communes(plan) {
     const parts = Object.entries(p).filter(([, n]) => typeof n === 'number' && n > 0);
     return parts.length ? h('span', { class: 'bad' }, parts.map(([k, n]) => `${k}: ${n}`).join(', ')) : '—';
   };
-  return table(
+  const view = table(
     [
       { label: t('district'), cell: district },
       { label: t('commune'), cell: (r) => link(`#/site/${encodeURIComponent(id(r))}`, name(r)) },
@@ -144,6 +151,24 @@ async function communes(plan) {
     ],
     rows,
   );
+  if (total <= rows.length) {
+    fill(box, view);
+    return box;
+  }
+  const from = offset + 1;
+  const to = offset + rows.length;
+  fill(
+    box,
+    view,
+    h(
+      'div',
+      { class: 'pager' },
+      h('button', { type: 'button', disabled: offset === 0, onclick: () => go(Math.max(0, offset - COMMUNES_PAGE)) }, t('prev')),
+      h('span', {}, t('pageOf', { from, to, total })),
+      h('button', { type: 'button', disabled: to >= total, onclick: () => go(offset + COMMUNES_PAGE) }, t('next')),
+    ),
+  );
+  return box;
 }
 
 function reports(plan) {
