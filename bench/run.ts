@@ -5,7 +5,7 @@
  *
  *   npm run bench                                  # everything, default sizes
  *   npm run bench -- --only fleet,broker           # some scenarios: fleet, broker, coverage, content
- *   npm run bench -- --sizes 1000,5000,10000 --hold 60 --drill kill
+ *   npm run bench -- --only fleet --drill kill     # + SIGKILL under load at 10 000 devices, zero-loss check
  *   npm run bench -- --quick                       # small sizes, a smoke run of the whole bench (~2 min)
  */
 import { execFileSync } from 'node:child_process';
@@ -29,10 +29,13 @@ const { values } = parseArgs({
     hold: { type: 'string', default: '60' },
     down: { type: 'string', default: '10' },
     prefill: { type: 'string', default: '1000000' },
-    drill: { type: 'string', default: 'kill' },
+    drill: { type: 'string', default: '' },
     'storm-cap': { type: 'string', default: '180' },
+    'search-steps': { type: 'string', default: '6' },
+    'search-seconds': { type: 'string', default: '15' },
     'broker-seconds': { type: 'string', default: '15' },
     'content-devices': { type: 'string', default: '1000' },
+    'coverage-requests': { type: 'string', default: '30' },
     'content-mib': { type: 'string', default: '50' },
     quick: { type: 'boolean', default: false },
   },
@@ -86,6 +89,8 @@ await step('fleet', () =>
     prefillRows: quick ? 10_000 : num(values.prefill),
     killDrill: values.drill.split(',').includes('kill'),
     stormCapSeconds: num(values['storm-cap']),
+    searchSteps: num(values['search-steps']),
+    searchSeconds: quick ? 5 : num(values['search-seconds']),
     log,
   }),
 );
@@ -97,7 +102,7 @@ await step('broker', () =>
     log,
   }),
 );
-await step('coverage', () => runCoverageBench({ requests: quick ? 20 : 100, log }));
+await step('coverage', () => runCoverageBench({ requests: quick ? 10 : num(values['coverage-requests']), log }));
 await step('content', () =>
   runContentSync({
     devices: quick ? 50 : num(values['content-devices']),

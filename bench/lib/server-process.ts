@@ -64,8 +64,16 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
       child.stdout?.removeAllListeners('data');
       child.stdout?.resume();
       const metric = async (name: string) => {
-        const text = await (await fetch(`${httpUrl}/metrics`)).text();
-        return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`the server exited (code ${child.exitCode}, signal ${child.signalCode})`);
+        }
+        try {
+          const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+          return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+        } catch {
+          // Busy or momentarily unreachable under a storm: "not known yet", asked again on the next poll.
+          return Number.NaN;
+        }
       };
       resolvePromise({
         child,

@@ -25,6 +25,9 @@ export interface FleetBenchOptions {
   downSeconds: number;
   prefillRows: number;
   killDrill: boolean;
+  /** Open-loop search for the highest rate: steps of ×1.5, this many at most, this long each. */
+  searchSteps: number;
+  searchSeconds: number;
   /** A connect storm is timed for at most this long; the figure then says how many were online. */
   stormCapSeconds: number;
   log: (line: string) => void;
@@ -244,27 +247,50 @@ export async function runFleetBench(o: FleetBenchOptions) {
     await drain(r, 60_000);
     o.log(`  capacity probe (closed loop): ${Math.round(probe.ackedPerSecond)} samples/s`);
 
-    // Hold an open-loop rate below the probe's; step down until one is held with no backlog.
+    // Search upwards in short open-loop steps from 80% of the probe (a closed loop of 1 sample per device
+    // under-reports what the server can take), stop at the first rate not held, then hold the last good one.
+    const fmt = (w: { ackedPerSecond: number; latencyP99Ms: number; serverCpuPercent: number }) =>
+      `${Math.round(w.ackedPerSecond)}/s, p99 ${Math.round(w.latencyP99Ms)} ms, server CPU ${Math.round(w.serverCpuPercent)} %`;
+    const steps = [];
+    let good = 0;
+    const runRate = async (rate: number, seconds: number) => {
+      await r.gen.all((i) => ({ cmd: 'rate', perSecond: rate / r.gen.size + (i < rate % r.gen.size ? 1 : 0) }));
+      const w = await window(r, seconds);
+      await stopLoad(r);
+      const d = await drain(r, 60_000);
+      const ok = d.done && w.ackedPerSecond >= rate * 0.97 && w.backlogAtEnd <= rate && w.latencyP99Ms < 2000;
+      return { targetPerSecond: rate, held: ok, ...w };
+    };
+    for (
+      let rate = Math.max(100, Math.round(probe.ackedPerSecond * 0.8)), n = 0;
+      n < o.searchSteps;
+      n++, rate = Math.round(rate * 1.5)
+    ) {
+      const step = await runRate(rate, o.searchSeconds);
+      steps.push(step);
+      o.log(`  step ${rate}/s for ${o.searchSeconds} s: ${step.held ? 'held' : 'NOT held'} (${fmt(step)})`);
+      if (!step.held) break;
+      good = rate;
+    }
     const holds = [];
     let held = null;
-    for (const share of [0.8, 0.6, 0.4]) {
-      const rate = Math.round(probe.ackedPerSecond * share);
-      await r.gen.all((i) => ({ cmd: 'rate', perSecond: rate / r.gen.size + (i < rate % r.gen.size ? 1 : 0) }));
-      const w = await window(r, o.holdSeconds);
-      await stopLoad(r);
-      const ok = w.ackedPerSecond >= rate * 0.97 && w.backlogAtEnd <= rate * 2;
-      const d = await drain(r, 60_000);
-      holds.push({ targetPerSecond: rate, held: ok && d.done, ...w });
-      o.log(`  hold ${rate}/s for ${o.holdSeconds} s: ${ok && d.done ? 'held' : 'NOT held'} ${JSON.stringify(w)}`);
-      if (ok && d.done) {
-        held = holds.at(-1);
+    for (
+      let rate = good || Math.round(probe.ackedPerSecond * 0.5);
+      rate >= 50 && holds.length < 2;
+      rate = Math.round(rate * 0.7)
+    ) {
+      const h = await runRate(rate, o.holdSeconds);
+      holds.push(h);
+      o.log(`  hold ${rate}/s for ${o.holdSeconds} s: ${h.held ? 'held' : 'NOT held'} (${fmt(h)})`);
+      if (h.held) {
+        held = h;
         break;
       }
     }
-    results.sustainedIngest = { devices: largest, nominal, probe, holds, held };
+    results.sustainedIngest = { devices: largest, nominal, probe, steps, holds, held };
 
-    // Reconnect storm: devices sample every 5 s so the outage leaves a real backlog in their queues.
-    await r.gen.all({ cmd: 'sample', intervalMs: 5_000 });
+    // Reconnect storm: devices keep sampling at the nominal rate, so the outage leaves a backlog in their queues.
+    await r.gen.all({ cmd: 'sample', intervalMs: 30_000 });
     await sleep(5_000);
     results.reconnectStorm = await restart(r, 'SIGTERM', o.downSeconds, largest, o);
 

@@ -22,9 +22,19 @@ export function renderTable(results: Any): string {
       `${f(n.ackedPerSecond)} samples/s committed; sample→PUBACK p50 ${f(n.latencyP50Ms, 1)} ms, p99 ${f(n.latencyP99Ms, 1)} ms; server CPU ${f(n.serverCpuPercent)} %`,
     ]);
     rows.push([
-      `2b. ingest capacity probe (closed loop)`,
-      `${f(ing.probe.ackedPerSecond)} samples/s; p99 ${f(ing.probe.latencyP99Ms)} ms`,
+      '2b. ingest closed-loop probe (1 outstanding per device)',
+      `${f(ing.probe.ackedPerSecond)} samples/s; p99 ${f(ing.probe.latencyP99Ms)} ms; server CPU ${f(ing.probe.serverCpuPercent)} %`,
     ]);
+    if (Array.isArray(ing.steps))
+      rows.push([
+        `2b. open-loop search (${f(ing.steps[0]?.seconds)} s steps)`,
+        (ing.steps as Any[])
+          .map(
+            (x) =>
+              `${f(x.targetPerSecond)}/s ${x.held ? 'held' : 'NOT held'} (p99 ${f(x.latencyP99Ms)} ms, CPU ${f(x.serverCpuPercent)} %)`,
+          )
+          .join('; '),
+      ]);
     const h = ing.held;
     rows.push([
       `2c. highest rate held ${h ? f(h.seconds) : '?'} s, zero loss`,
