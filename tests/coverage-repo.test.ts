@@ -144,3 +144,44 @@ describe('createSitesReader', () => {
     db.prepare(`UPDATE sites SET name = 'Ia O' WHERE id = 'gl-c-iao'`).run();
   });
 });
+
+describe('coverage_open_sites (migration 303) follows every device change', () => {
+  const truth = () =>
+    db
+      .prepare(
+        `SELECT site_id, min(max(first_seen, equipped_at)) AS start, max(last_seen) AS last_seen FROM devices
+         WHERE site_id IS NOT NULL AND status = 'active' AND decommissioned_at IS NULL
+           AND first_seen IS NOT NULL AND equipped_at IS NOT NULL
+         GROUP BY site_id ORDER BY site_id`,
+      )
+      .all();
+  const kept = () => db.prepare('SELECT site_id, start, last_seen FROM coverage_open_sites ORDER BY site_id').all();
+
+  it('on inserts, heartbeats, moves, decommissioning, going back and deletes', () => {
+    expect(kept()).toEqual(truth());
+    const changes = [
+      `INSERT INTO devices (id, site_id, status, first_seen, equipped_at, last_seen, created_at)
+         VALUES ('t303', 'gl-c-iao', 'active', ${NOW - 40 * HOUR}, ${NOW - 30 * HOUR}, NULL, 0)`,
+      `UPDATE devices SET last_seen = ${NOW - HOUR} WHERE id = 't303'`,
+      `UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ${NOW}) WHERE id = 't303'`,
+      `UPDATE devices SET last_seen = ${NOW - 50 * HOUR} WHERE id = 't303'`,
+      `UPDATE devices SET last_seen = NULL WHERE id = 't303'`,
+      `UPDATE devices SET equipped_at = NULL, last_seen = ${NOW} WHERE id = 't303'`,
+      `UPDATE devices SET equipped_at = ${NOW - 2 * HOUR} WHERE id = 't303'`,
+      `UPDATE devices SET site_id = 'gl-c-iadom' WHERE id = 't303'`,
+      `UPDATE devices SET status = 'provisioned' WHERE id = 't303'`,
+      `UPDATE devices SET status = 'active', decommissioned_at = ${NOW - HOUR} WHERE id = 't303'`,
+      `UPDATE devices SET decommissioned_at = NULL, site_id = NULL WHERE id = 't303'`,
+      `UPDATE devices SET site_id = 'gl-c-iao' WHERE id = 't303'`,
+      `UPDATE devices SET last_seen = last_seen + 1000 WHERE site_id IS NOT NULL`,
+      `DELETE FROM devices WHERE id = 't303'`,
+    ];
+    for (const sql of changes) {
+      db.prepare(sql).run();
+      expect(kept(), sql).toEqual(truth());
+    }
+    // The other tests' fleet is as it was, give or take the heartbeat.
+    db.prepare('UPDATE devices SET last_seen = last_seen - 1000 WHERE site_id IS NOT NULL').run();
+    expect(kept()).toEqual(truth());
+  });
+});

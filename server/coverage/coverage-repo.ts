@@ -82,18 +82,13 @@ function addWindows(windows: SiteWindows, rows: WindowRow[]): SiteWindows {
   return windows;
 }
 
-/** Counting windows per site, as the engine's `windowsBySite` builds them from the devices. */
+/**
+ * Counting windows per site, as the engine's `windowsBySite` builds them from the devices: the open windows from
+ * `coverage_open_sites` (migration 303: kept per site by triggers in the device change's own transaction, so
+ * exact and fresh), the closed ones from the decommissioned devices.
+ */
 export function readSiteWindows(db: Database): SiteWindows {
-  const open = db
-    .prepare(
-      `SELECT site_id, min(max(first_seen, equipped_at)), NULL, max(last_seen)
-       FROM devices INDEXED BY devices_coverage
-       WHERE first_seen IS NOT NULL AND equipped_at IS NOT NULL AND site_id IS NOT NULL
-         AND status = 'active' AND decommissioned_at IS NULL
-       GROUP BY site_id`,
-    )
-    .raw()
-    .all() as WindowRow[];
+  const open = db.prepare('SELECT site_id, start, NULL, last_seen FROM coverage_open_sites').raw().all() as WindowRow[];
   return addWindows(addWindows(new Map(), open), db.prepare(CLOSED_WINDOWS()).raw().all() as WindowRow[]);
 }
 
