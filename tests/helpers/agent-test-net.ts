@@ -5,6 +5,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
+import { TOPIC_ROOT } from '../../protocol/index.js';
 
 export interface TestBroker {
   url: string;
@@ -63,7 +64,7 @@ export async function startObserver(url: string): Promise<{ messages: Received[]
     }
     messages.push({ topic, json });
   });
-  await client.subscribeAsync('fleet/v1/devices/#', { qos: 1 });
+  await client.subscribeAsync(`${TOPIC_ROOT}/#`, { qos: 1 });
   return { messages, client, close: () => client.endAsync(true) };
 }
 
