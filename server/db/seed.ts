@@ -52,21 +52,25 @@ export function parseSitesCsv(text: string): SiteInput[] {
     const row = SiteCsvRow.safeParse(record);
     if (!row.success)
       throw new Error(`sites CSV line ${i + 2}: ${row.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
-    const r = row.data;
-    return {
-      id: r.id,
-      kind: r.kind,
-      name: r.name,
-      parentId: r.parent_id,
-      border: r.border,
-      adminCode: r.admin_code,
-      lat: r.lat,
-      lon: r.lon,
-      validFrom: r.valid_from,
-      validTo: r.valid_to,
-      note: r.note,
-    };
+    return siteFromCsvRow(row.data);
   });
+}
+
+/** A validated CSV row in the registry's shape. */
+export function siteFromCsvRow(r: z.infer<typeof SiteCsvRow>): SiteInput {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    parentId: r.parent_id,
+    border: r.border,
+    adminCode: r.admin_code,
+    lat: r.lat,
+    lon: r.lon,
+    validFrom: r.valid_from,
+    validTo: r.valid_to,
+    note: r.note,
+  };
 }
 
 /** Loads the shipped seed into an empty registry; returns how many sites and plans were added. */

@@ -5,7 +5,7 @@
  */
 import { Id } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
-import { SiteCsvRow } from '../db/seed.js';
+import { SiteCsvRow, siteFromCsvRow } from '../db/seed.js';
 import { getSite, type SiteInput, upsertSites } from '../registry/sites-repo.js';
 import { readCsv, requireColumns } from './csv.js';
 import { finishReport, type ImportReport, type ImportRow, type PlannedRow, shapeProblem, toRecord } from './import-report.js';
@@ -55,19 +55,7 @@ export function importSites(db: Database, bytes: Uint8Array, options: { atomic: 
     }
     candidates.set(r.id, {
       line,
-      site: {
-        id: r.id,
-        kind: r.kind,
-        name: r.name,
-        parentId: r.parent_id,
-        border: r.border,
-        adminCode: r.admin_code,
-        lat: r.lat,
-        lon: r.lon,
-        validFrom: r.valid_from,
-        validTo: r.valid_to,
-        note: r.note,
-      },
+      site: siteFromCsvRow(r),
     });
   }
 
