@@ -18,7 +18,7 @@ const ITEMS: Array<{
 }> = [
   {
     id: 'demo-border-visit',
-    topics: ['border-law'],
+    topics: ['border-sovereignty-law'],
     translations: {
       vi: {
         title: 'Đi lại trong khu vực biên giới',
@@ -38,7 +38,7 @@ const ITEMS: Array<{
   },
   {
     id: 'demo-le-thanh-gate',
-    topics: ['border-gate'],
+    topics: ['socio-economic-development'],
     translations: {
       vi: {
         title: 'Cửa khẩu Quốc tế Lệ Thanh',
