@@ -4,6 +4,7 @@
  * sort column comes from a fixed list, never from the request text.
  */
 import type { Database } from '../db/open-database.js';
+import { createSiteRegistry, type NamedSiteRow, type NameSort, SITES_NAMED } from './site-registry.js';
 
 export const SITE_SORTS = ['district', 'commune', 'name', 'kind', 'devices', 'state', 'lastSeen', 'problems'] as const;
 export type SiteSort = (typeof SITE_SORTS)[number];
@@ -70,18 +71,6 @@ const syncFailing = (scope: string) => `
   FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id
   WHERE ds.failures >= @failureLimit AND dv.status = 'active' ${scope}
   GROUP BY dv.site_id`;
-
-/** Every non-district site with the names of its district and commune (a station sits in a commune in a district). */
-const SITES_NAMED = `
-  SELECT s.id, s.kind, s.name, s.border, s.lat, s.lon, s.valid_to,
-    CASE WHEN p.kind = 'district' THEN p.id WHEN g.kind = 'district' THEN g.id END AS district_id,
-    CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END AS district_name,
-    CASE WHEN s.kind = 'commune' THEN s.id WHEN p.kind = 'commune' THEN p.id END AS commune_id,
-    CASE WHEN s.kind = 'commune' THEN s.name WHEN p.kind = 'commune' THEN p.name END AS commune_name
-  FROM sites s
-    LEFT JOIN sites p ON p.id = s.parent_id
-    LEFT JOIN sites g ON g.id = p.parent_id
-  WHERE s.kind <> 'district'`;
 
 const NAME_FILTER = `(@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
     AND (@districtId IS NULL OR district_id = @districtId)
@@ -158,20 +147,6 @@ const ORDER: Record<SiteSort, string> = {
 
 const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
 const RANK_BY_STATE: Record<SiteState, number> = { none: 0, planned: 1, equipped: 2, operational: 3 };
-
-interface NamedSiteRow {
-  id: string;
-  kind: string;
-  name: string;
-  border: number;
-  lat: number | null;
-  lon: number | null;
-  valid_to: string | null;
-  district_id: string | null;
-  district_name: string | null;
-  commune_id: string | null;
-  commune_name: string | null;
-}
 
 interface DeviceFigures {
   site_id: string;
@@ -267,13 +242,11 @@ export interface DeviceEventOut {
 export function createDashboardRepo(db: Database) {
   const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
   const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
-  const countNamed = db.prepare(`SELECT count(*) AS n FROM (${SITES_NAMED}) WHERE ${NAME_FILTER}`);
-  const namePageStmts = new Map<string, ReturnType<Database['prepare']>>();
+  const registry = createSiteRegistry(db);
   const IDS = `AND dv.site_id IN (SELECT value FROM json_each(@ids))`;
   const figuresFor = db.prepare(deviceFigures(IDS));
   const failingFor = db.prepare(syncFailing(IDS));
   const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district'`);
-  const allNamed = db.prepare(SITES_NAMED);
   const figuresAll = db.prepare(deviceFigures(''));
   const failingAll = db.prepare(syncFailing(''));
   // Walks the (device_id, id) index backwards: newest first, a page at a time.
@@ -377,16 +350,20 @@ export function createDashboardRepo(db: Database) {
       const order = ORDER[query.sort].replaceAll('{dir}', query.dir === 'desc' ? 'DESC' : 'ASC');
       const params = siteParams(query);
       if (NAME_SORTS.has(query.sort) && query.state === null) {
-        let stmt = namePageStmts.get(order);
-        if (!stmt) {
-          stmt = db.prepare(
-            `SELECT * FROM (${SITES_NAMED}) WHERE ${NAME_FILTER} ORDER BY ${order}, id LIMIT @limit OFFSET @offset`,
-          );
-          namePageStmts.set(order, stmt);
-        }
-        const named = stmt.all({ ...params, limit: query.limit, offset: query.offset }) as NamedSiteRow[];
-        const total = (countNamed.get(params) as { n: number }).n;
-        return { total, rows: withFigures(named, query.onlineSince) };
+        // Chosen from the in-memory registry (re-read on any site change), then only its rows' devices are counted.
+        const { total, rows } = registry.page(
+          {
+            q: params.q === null ? null : params.q.slice(1, -1),
+            districtId: query.districtId,
+            communeId: query.communeId,
+            kind: query.kind,
+          },
+          query.sort as NameSort,
+          query.dir,
+          query.limit,
+          query.offset,
+        );
+        return { total, rows: withFigures(rows, query.onlineSince) };
       }
       let stmt = sitePageStmts.get(order);
       if (!stmt) {
@@ -416,7 +393,7 @@ export function createDashboardRepo(db: Database) {
     /** Every non-district site with its state: the map draws them all. */
     mapPoints(onlineSince: number): SiteRowOut[] {
       // One pass over the devices grouped by site, merged here: cheaper than joining 10 000 sites to it in SQL.
-      return withFigures((allNamed.all() as NamedSiteRow[]).sort(byNames('district', 'asc')), onlineSince, 'all');
+      return withFigures(registry.all().sort(byNames('district', 'asc')), onlineSince, 'all');
     },
 
     alertSources(p: {
