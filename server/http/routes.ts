@@ -13,11 +13,13 @@ import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js
 import { registryRoutes } from '../registry/registry-routes.js';
 import type { RouteModule } from './app.js';
 import type { AppEnv } from './app-env.js';
+import { mountedRoutes, openApiRoutes } from './openapi.js';
 import { opsRoutes } from './ops-routes.js';
 import type { RouteDeps } from './route-deps.js';
 
 export function routeModules(deps: RouteDeps): RouteModule[] {
-  return [
+  const modules: RouteModule[] = [
+    { path: '/api', app: openApiRoutes(() => mountedRoutes(modules)) },
     { path: '/', app: opsRoutes(deps) },
     { path: '/api/v1/auth', app: authRoutes(deps) },
     { path: '/api/v1/users', app: usersRoutes(deps) },
@@ -39,4 +41,5 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createDashboardRoutes(deps) },
   ];
+  return modules;
 }
