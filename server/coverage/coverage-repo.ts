@@ -85,11 +85,17 @@ function addWindows(windows: SiteWindows, rows: WindowRow[]): SiteWindows {
 /**
  * Counting windows per site, as the engine's `windowsBySite` builds them from the devices: the open windows from
  * `coverage_open_sites` (migration 303: kept per site by triggers in the device change's own transaction, so
- * exact and fresh), the closed ones from the decommissioned devices.
+ * exact and fresh), the closed ones from the decommissioned devices. With `closedSince`, windows closed before
+ * that instant are left out: the caller asks nothing earlier (`earliestInstantAsked`), and a window that ended
+ * before a day's end cannot make a site equipped on that day nor operational now.
  */
-export function readSiteWindows(db: Database): SiteWindows {
+export function readSiteWindows(db: Database, closedSince?: number): SiteWindows {
   const open = db.prepare('SELECT site_id, start, NULL, last_seen FROM coverage_open_sites').raw().all() as WindowRow[];
-  return addWindows(addWindows(new Map(), open), db.prepare(CLOSED_WINDOWS()).raw().all() as WindowRow[]);
+  const closed =
+    closedSince === undefined
+      ? db.prepare(CLOSED_WINDOWS()).raw().all()
+      : db.prepare(CLOSED_WINDOWS('AND decommissioned_at >= @since')).raw().all({ since: closedSince });
+  return addWindows(addWindows(new Map(), open), closed as WindowRow[]);
 }
 
 type ProgressRow = [string, number, number | null, number | null, number, number, number, number | null, number | null];

@@ -10,7 +10,7 @@ import type { AppEnv } from '../http/app-env.js';
 import { communeList, communeRows, communeRowsOf } from './communes.js';
 import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
-import { CoverageInputError, type CoverageOptions, checkAsOf, computeCoverage } from './engine.js';
+import { CoverageInputError, type CoverageOptions, checkAsOf, computeCoverage, earliestInstantAsked } from './engine.js';
 import { InvalidPlanError, type Plan, summarizePlan } from './plan.js';
 import { coverageCsv } from './report-csv.js';
 import { coverageXlsx } from './report-xlsx.js';
@@ -155,7 +155,8 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
     const { asOf = dayOf(opts.now, utcOffsetMinutes) } = query(CoverageQuery, c.req.query());
-    return c.json(computeCoverage({ plan, sites: readSites(), windows: readSiteWindows(db) }, asOf, opts));
+    const windows = readSiteWindows(db, earliestInstantAsked(plan, asOf, opts));
+    return c.json(computeCoverage({ plan, sites: readSites(), windows }, asOf, opts));
   });
 
   app.get('/plans/:id/trend', readers, (c) => {

@@ -186,15 +186,18 @@ export function targetCoverageOn(
   day: string,
   options: CoverageOptions,
   withOperational: boolean,
+  /** `windows.get(id)` of each scoped site, looked up once by a caller asking many days (the trend). */
+  scopedWindows?: readonly (CountingWindow[] | undefined)[],
 ): TargetCoverage {
   let total = 0;
   let equipped = 0;
   let operational = 0;
   const end = dayEnd(day, options.utcOffsetMinutes);
-  for (const site of scoped) {
+  for (let i = 0; i < scoped.length; i++) {
+    const site = scoped[i] as CoverageSite;
     if (!existsOn(site, day)) continue;
     total++;
-    const siteWindows = windows.get(site.id);
+    const siteWindows = scopedWindows ? scopedWindows[i] : windows.get(site.id);
     if (!equippedBefore(siteWindows, end)) continue;
     equipped++;
     if (withOperational && operationalNow(siteWindows, options)) operational++;
@@ -212,6 +215,20 @@ export function targetCoverageOn(
     met: total > 0 && equipped >= required,
     noUnitsInScope: total === 0,
   };
+}
+
+/**
+ * The earliest instant `computeCoverage(…, asOf, options)` asks a counting window about: the end of the earliest
+ * day a target is judged on, or now. Windows that closed before it change nothing in that answer.
+ */
+export function earliestInstantAsked(plan: Plan, asOf: string, options: CoverageOptions): number {
+  checkAsOf(asOf, plan, options);
+  let earliest = options.now;
+  for (const target of plan.targets) {
+    const judgedOn = target.deadline < asOf ? target.deadline : asOf;
+    earliest = Math.min(earliest, dayEnd(judgedOn, options.utcOffsetMinutes));
+  }
+  return earliest;
 }
 
 /**

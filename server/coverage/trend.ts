@@ -84,7 +84,8 @@ export function computeTrend(input: CoverageInput, range: TrendRange, options: C
   const windows = inputWindows(input);
   const targets = plan.targets.map((target): TargetTrend => {
     const scoped = sitesInScope(target, sites, byId);
-    const at = (day: string) => targetCoverageOn(target, scoped, windows, day, options, false);
+    const scopedWindows = scoped.map((site) => windows.get(site.id));
+    const at = (day: string) => targetCoverageOn(target, scoped, windows, day, options, false, scopedWindows);
     const points = days.map((day): TrendPoint => {
       const c = at(day);
       return { day, total: c.total, equipped: c.equipped, requiredCount: c.requiredCount, met: c.met };
