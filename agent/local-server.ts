@@ -5,10 +5,11 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { basename, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
-import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import { getMimeType } from 'hono/utils/mime';
 import { type LocalManifest, LocalViews, type ManifestItem, manifestFiles, Sha256Hex } from '../protocol/index.js';
 import type { ContentStore, CurrentManifest } from './content-store.js';
 
@@ -36,6 +37,59 @@ export function itemsValidNow(current: CurrentManifest | null, now: number, isGo
     if (Object.keys(translations).length > 0) out.push({ ...item, translations });
   }
   return out;
+}
+
+/** True when `If-None-Match` names `etag` (or `*`); weak comparison, as RFC 9110 asks for GET. */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const bare = etag.replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === bare;
+  });
+}
+
+/** A build that puts a content hash in a name (`app.3f9a1c2e.js`, `app-3f9a1c2e.js`) never changes that file. */
+const HASHED_NAME = /[.-][0-9a-f]{8,}\.[a-z0-9]+$/i;
+
+/** Cache-Control for a UI file: hashed names are immutable; everything else (index.html first) revalidates. */
+export function uiCacheControl(path: string): string {
+  const name = basename(path);
+  if (name !== 'index.html' && HASHED_NAME.test(name)) return 'public, max-age=31536000, immutable';
+  // no-cache = may be stored, but must be revalidated (a cheap 304) before use: a new agent's UI shows at once.
+  return 'no-cache';
+}
+
+/**
+ * The UI's static files with strong validators: ETag from size and mtime (a rebuilt file changes both or at
+ * least its mtime), `If-None-Match` → 304. Unknown paths get index.html (single-page UI).
+ */
+function uiFiles(uiDir: string) {
+  const root = resolve(uiDir);
+  async function find(path: string): Promise<{ path: string; size: number; mtimeMs: number } | null> {
+    const abs = resolve(root, `.${path}`);
+    if (abs !== root && !abs.startsWith(root + sep)) return null;
+    const file = abs === root || path.endsWith('/') ? resolve(abs, 'index.html') : abs;
+    const st = await stat(file).catch(() => null);
+    return st?.isFile() ? { path: file, size: st.size, mtimeMs: st.mtimeMs } : null;
+  }
+  return async (c: Context): Promise<Response> => {
+    let path: string;
+    try {
+      path = decodeURIComponent(c.req.path);
+    } catch {
+      return c.json({ error: { code: 'bad_request', message: 'bad path' } }, 400);
+    }
+    const file = (path.includes('\0') ? null : await find(path)) ?? (await find('/index.html'));
+    if (!file) return c.json({ error: { code: 'not_found', message: 'no such file' } }, 404);
+    const etag = `"${file.size.toString(16)}-${Math.trunc(file.mtimeMs).toString(16)}"`;
+    c.header('etag', etag);
+    c.header('cache-control', uiCacheControl(file.path));
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+    c.header('content-type', getMimeType(file.path) ?? 'application/octet-stream');
+    c.header('content-length', String(file.size));
+    return c.body(Readable.toWeb(createReadStream(file.path)) as ReadableStream, 200);
+  };
 }
 
 export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
@@ -68,8 +122,10 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
     const size = (await stat(path)).size;
     c.header('content-type', file.mime);
     c.header('accept-ranges', 'bytes');
+    // Immutable by address: a changed file is a new sha256.
     c.header('etag', `"${sha}"`);
     c.header('cache-control', 'private, max-age=31536000, immutable');
+    if (etagMatches(c.req.header('if-none-match'), `"${sha}"`)) return c.body(null, 304);
     const range = c.req.header('range');
     if (!range) {
       c.header('content-length', String(size));
@@ -101,9 +157,7 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
   });
 
   if (existsSync(uiDir)) {
-    app.use('/*', serveStatic({ root: uiDir }));
-    // Single-page UI: unknown paths get the page itself.
-    app.get('*', serveStatic({ root: uiDir, path: 'index.html' }));
+    app.get('*', uiFiles(uiDir));
   } else {
     // The kiosk page is not built on this machine: a bare page still shows what a technician needs.
     app.get('/', (c) => {
