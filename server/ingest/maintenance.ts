@@ -1,12 +1,15 @@
 /**
  * Periodic upkeep: hourly health roll-ups, raw-health retention, the offline sweep (a device silent for
- * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions. Runs on an unref'd
+ * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions, and (hourly) the removal
+ * of content files nothing references any more (`content-gc.ts`). Runs on an unref'd
  * timer that close() stops; each step is bounded so the event loop is never held for long.
  */
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { deleteExpiredSessions } from '../auth/users-repo.js';
 import { expireCommands } from '../commands/commands-repo.js';
 import type { Database } from '../db/open-database.js';
+import { type ContentGcResult, createContentGc } from './content-gc.js';
 
 const HOUR = 3_600_000;
 const DELETE_CHUNK = 5_000;
@@ -16,6 +19,13 @@ export interface MaintenanceOptions {
   intervalMs: number;
   retentionMs: number;
   offlineAfterMs: number;
+  /**
+   * The content store's root for the clean-up of unreferenced files. Default: `content/` beside the database
+   * file (the DATA_DIR layout, docs/server.md); none for an in-memory database.
+   */
+  contentRoot?: string | null;
+  /** How old an unreferenced content file must be before it is removed (default 24 h). */
+  contentGraceMs?: number;
 }
 
 export function createMaintenance(db: Database, options: MaintenanceOptions, log: Logger) {
@@ -37,6 +47,12 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   const deleteOld = db.prepare(
     `DELETE FROM health WHERE (device_id, seq) IN (SELECT device_id, seq FROM health WHERE received_ts < ? LIMIT ${DELETE_CHUNK})`,
   );
+  const contentRoot =
+    options.contentRoot !== undefined ? options.contentRoot : db.memory ? null : join(dirname(db.name), 'content');
+  const contentGc = contentRoot
+    ? createContentGc(db, { root: contentRoot, ...(options.contentGraceMs ? { graceMs: options.contentGraceMs } : {}) })
+    : null;
+  let contentGcDue = 0;
   const sweepOffline = db.prepare('UPDATE devices SET online = 0 WHERE online = 1 AND (last_seen IS NULL OR last_seen < ?)');
 
   /** Rolls up every complete hour since the last run (received_ts only grows, so each hour is rolled up once). */
@@ -66,6 +82,13 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     return deleted;
   }
 
+  /** Walks the store at most once an hour (a directory walk; the grace period is a day anyway). */
+  function collectContent(now: number, force = false): ContentGcResult | null {
+    if (!contentGc || (!force && now < contentGcDue)) return null;
+    contentGcDue = now + HOUR;
+    return contentGc.run(now);
+  }
+
   function runOnce(now = Date.now()) {
     const result = {
       rolledUp: rollUp(now),
@@ -73,14 +96,19 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
       markedOffline: sweepOffline.run(now - options.offlineAfterMs).changes,
       expiredCommands: expireCommands(db, now),
       expiredSessions: deleteExpiredSessions(db, now),
+      content: collectContent(now),
     };
-    if (result.deleted || result.markedOffline || result.expiredCommands) log.info(result, 'maintenance');
+    if (result.deleted || result.markedOffline || result.expiredCommands || result.content?.deletedFiles) {
+      log.info(result, 'maintenance');
+    }
     return result;
   }
 
   let timer: NodeJS.Timeout | null = null;
   return {
     runOnce,
+    /** Runs the content clean-up now (e.g. right after a retire), whatever the hourly schedule. */
+    collectContent: (now = Date.now()) => collectContent(now, true),
     start(): void {
       timer = setInterval(() => {
         try {
