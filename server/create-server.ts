@@ -192,7 +192,12 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
 
     const maintenance = createMaintenance(
       db,
-      { intervalMs: config.MAINTENANCE_INTERVAL, retentionMs: config.HEALTH_RETENTION, offlineAfterMs: config.OFFLINE_AFTER },
+      {
+        intervalMs: config.MAINTENANCE_INTERVAL,
+        retentionMs: config.HEALTH_RETENTION,
+        offlineAfterMs: config.OFFLINE_AFTER,
+        contentRoot: content.store.root,
+      },
       log.child({ module: 'maintenance' }),
     );
     maintenance.start();
