@@ -25,8 +25,11 @@ export function openAgentDb(dataDir: string): AgentDb {
       reported INTEGER NOT NULL DEFAULT 1);
     CREATE TABLE IF NOT EXISTS stats (
       day TEXT NOT NULL, item_id TEXT NOT NULL, lang TEXT NOT NULL,
-      views INTEGER NOT NULL, seconds REAL NOT NULL, PRIMARY KEY (day, item_id, lang));
+      views INTEGER NOT NULL, seconds REAL NOT NULL, sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, item_id, lang));
   `);
+  // Agent data written before `stats.sent` existed.
+  const statsColumns = db.prepare("SELECT name FROM pragma_table_info('stats')").pluck().all() as string[];
+  if (!statsColumns.includes('sent')) db.exec('ALTER TABLE stats ADD COLUMN sent INTEGER NOT NULL DEFAULT 0');
   return db;
 }
 
