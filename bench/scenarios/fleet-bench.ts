@@ -27,6 +27,10 @@ export interface FleetBenchOptions {
   killDrill: boolean;
   /** Open-loop search for the highest rate: steps of ×1.5, this many at most, this long each. */
   searchSteps: number;
+  /** Hold this rate (samples/s) without searching. */
+  holdRate?: number;
+  /** Skip the reconnect storm (and the drill). */
+  skipRestart?: boolean;
   searchSeconds: number;
   /** A connect storm is timed for at most this long; the figure then says how many were online. */
   stormCapSeconds: number;
@@ -254,6 +258,8 @@ export async function runFleetBench(o: FleetBenchOptions) {
     const steps = [];
     let good = 0;
     const runRate = async (rate: number, seconds: number) => {
+      // Start from an empty backlog, so one step's overload does not show up in the next one's latency.
+      await drain(r, 120_000);
       await r.gen.all((i) => ({ cmd: 'rate', perSecond: rate / r.gen.size + (i < rate % r.gen.size ? 1 : 0) }));
       const w = await window(r, seconds);
       await stopLoad(r);
@@ -263,7 +269,7 @@ export async function runFleetBench(o: FleetBenchOptions) {
     };
     for (
       let rate = Math.max(100, Math.round(probe.ackedPerSecond * 0.8)), n = 0;
-      n < o.searchSteps;
+      n < (o.holdRate ? 0 : o.searchSteps);
       n++, rate = Math.round(rate * 1.5)
     ) {
       const step = await runRate(rate, o.searchSeconds);
@@ -275,8 +281,8 @@ export async function runFleetBench(o: FleetBenchOptions) {
     const holds = [];
     let held = null;
     for (
-      let rate = good || Math.round(probe.ackedPerSecond * 0.5);
-      rate >= 50 && holds.length < 2;
+      let rate = o.holdRate ?? (good || Math.round(probe.ackedPerSecond * 0.5));
+      rate >= 50 && holds.length < 3;
       rate = Math.round(rate * 0.7)
     ) {
       const h = await runRate(rate, o.holdSeconds);
@@ -289,6 +295,12 @@ export async function runFleetBench(o: FleetBenchOptions) {
     }
     results.sustainedIngest = { devices: largest, nominal, probe, steps, holds, held };
 
+    if (o.skipRestart) {
+      await r.server.stop('SIGTERM');
+      results.zeroLossCheck = await verify(r);
+      o.log(`  zero-loss check over the whole run: ${JSON.stringify(results.zeroLossCheck)}`);
+      return results;
+    }
     // Reconnect storm: devices keep sampling at the nominal rate, so the outage leaves a backlog in their queues.
     await r.gen.all({ cmd: 'sample', intervalMs: 30_000 });
     await sleep(5_000);
