@@ -73,8 +73,8 @@ describe('agent local server caching', () => {
 
     // No way out of the UI directory.
     await writeFile(join(env.dir, 'outside.txt'), 'not for the page');
-    const escape = await fetch(`${base}/..%2foutside.txt`);
-    expect(await escape.text()).not.toContain('not for the page');
+    const climbOut = await fetch(`${base}/..%2foutside.txt`);
+    expect(await climbOut.text()).not.toContain('not for the page');
 
     // Content files: immutable by address, 304 on their sha256 ETag.
     const file = await fetch(`${base}/local/files/${vf.sha256}`);
