@@ -94,8 +94,11 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       // The server consumes device messages here; nothing needs them routed on (and no device may
       // subscribe to them), so an emptied payload keeps big or bad messages out of the broker's memory.
-      // Retained ones (`status`) are kept for inspection.
-      if (!packet.retain) packet.payload = Buffer.alloc(0);
+      // The retained `status` (and the will) is stored in SQLite, not in aedes: aedes matches every retained
+      // message against each new SUBSCRIBE (aedes-persistence `retainedMessagesByPattern`), so 10 000 retained
+      // statuses made each connect cost O(fleet) and a 10 000-device connect storm quadratic.
+      packet.retain = false;
+      packet.payload = Buffer.alloc(0);
       messages.handle(deviceId, packet.topic, payload).then(
         () => done(null),
         (error: Error) => {
