@@ -86,9 +86,15 @@ describe('crash safety of health ingest', () => {
         const seqs = Array.from({ length: 5 }, (_, k) => batch * 5 + k + 1);
         sent.set(id, batch * 5 + 5);
         const payload = JSON.stringify({ samples: seqs.map((seq) => healthSample(seq)) });
-        client.publish(topics.health(id), payload, { qos: 1 }, (error) => {
-          if (!error) for (const seq of seqs) acked.get(id)?.add(seq);
-        });
+        // Once the kill has cut the link, mqtt.js may already have closed its store: stop like an agent going offline.
+        if (!client.connected) break;
+        try {
+          client.publish(topics.health(id), payload, { qos: 1 }, (error) => {
+            if (!error) for (const seq of seqs) acked.get(id)?.add(seq);
+          });
+        } catch {
+          break;
+        }
         if (batch % 20 === 19) await new Promise((r) => setTimeout(r, 5));
       }
     });
