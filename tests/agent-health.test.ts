@@ -52,6 +52,8 @@ describe('agent health store-and-forward', () => {
     await waitFor(() => agent.online(), 'agent online');
     for (let i = 0; i < 3; i++) await agent.collectHealth();
     await waitFor(() => receivedSeqs(observer.messages).size === 3, 'three live samples');
+    // The observer can see a sample before its PUBACK reaches the agent; cut only once the queue is empty.
+    await waitFor(() => agent.queueDepth() === 0, 'three live samples acknowledged');
 
     proxy.cut();
     await waitFor(() => !agent.online(), 'agent offline');

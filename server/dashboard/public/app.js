@@ -133,13 +133,17 @@ async function route() {
   renderChrome();
   if (!target) return forbiddenScreen();
   if (!allowed(target)) return forbiddenScreen();
-  main().replaceChildren(h('p', { class: 'muted' }, t('loading')));
+  // Each navigation renders into its own container: a slow view the user has already left (its fetches still
+  // running) then writes into a detached element instead of replacing the page the user moved on to.
+  const view = h('div', { class: 'view' }, h('p', { class: 'muted' }, t('loading')));
+  main().replaceChildren(view);
   try {
-    await target.render(main(), arg);
+    await target.render(view, arg);
   } catch (failure) {
+    if (!view.isConnected) return;
     if (failure instanceof ApiFailure && failure.status === 401) return loginScreen(t('sessionEnded'));
     if (failure instanceof ApiFailure && failure.status === 403) return forbiddenScreen(failure.message);
-    main().replaceChildren(errorBox(failure));
+    view.replaceChildren(errorBox(failure));
   }
 }
 
