@@ -160,18 +160,8 @@ interface DeviceFigures {
   offline: number;
 }
 
-interface RawSiteRow {
-  id: string;
-  kind: string;
-  name: string;
-  border: number;
-  lat: number | null;
-  lon: number | null;
-  valid_to: string | null;
-  district_id: string | null;
-  district_name: string | null;
-  commune_id: string | null;
-  commune_name: string | null;
+/** A named site (the registry's row) with its device figures. */
+interface RawSiteRow extends NamedSiteRow {
   devices: number;
   counting: number;
   operational: number;
