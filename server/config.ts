@@ -52,6 +52,10 @@ export const ConfigSchema = z.object({
   LOGIN_DELAY: Duration.default(1000),
   /** A session cookie lives this long. */
   SESSION_TTL: Duration.default(12 * UNITS_MS.h),
+  /** A request (headers and body) must be received whole within this; a 2 GiB upload needs about 5 Mbit/s at 1 h. */
+  HTTP_REQUEST_TIMEOUT: Duration.default(UNITS_MS.h),
+  /** Request headers must be received within this. */
+  HTTP_HEADERS_TIMEOUT: Duration.default(20_000),
   /** Largest content upload, in bytes (default 2 GiB). */
   CONTENT_MAX_BYTES: PositiveInt.default(2 * 1024 ** 3),
 });

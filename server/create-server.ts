@@ -15,7 +15,7 @@ import { createAudit } from './auth/audit.js';
 import { createAuthMiddleware } from './auth/auth-middleware.js';
 import { ensureFirstAdmin } from './auth/bootstrap-admin.js';
 import { LoginLimiter } from './auth/login-limiter.js';
-import { createDeviceBroker } from './broker/device-broker.js';
+import { createDeviceBroker, MAX_MQTT_PACKET_BYTES } from './broker/device-broker.js';
 import { createMessageHandler } from './broker/message-handler.js';
 import { insertCommand } from './commands/commands-repo.js';
 import type { ServerConfig } from './config.js';
@@ -49,6 +49,13 @@ export interface RunningServer {
 
 export interface CreateServerOptions {
   logger?: Logger;
+}
+
+/** The path of an upgrade request's target, without parsing it as a URL (`//`, `//@` are not URLs). */
+export function upgradePath(target: string | undefined): string {
+  const path = target ?? '/';
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 function reachableHost(host: string): string {
@@ -156,15 +163,26 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       urls,
     };
     const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }));
-    const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
-    // Uploads of large videos over a slow link outlast Node's default 5-minute request timeout.
-    http.requestTimeout = 0;
+    const http = createAdaptorServer({
+      fetch: app.fetch,
+      serverOptions: {
+        // Every request must be whole within HTTP_REQUEST_TIMEOUT and its headers within HTTP_HEADERS_TIMEOUT;
+        // Node checks both this often, so a client that drips a body or its headers is cut off.
+        requestTimeout: config.HTTP_REQUEST_TIMEOUT,
+        headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT, config.HTTP_REQUEST_TIMEOUT || Number.MAX_SAFE_INTEGER),
+        connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.HTTP_HEADERS_TIMEOUT / 4))),
+        maxHeaderSize: 16 * 1024,
+      },
+    }) as HttpServer;
+    http.maxHeadersCount = 100;
 
-    // MQTT over WebSocket on the same HTTP server, at /mqtt.
-    const wss = new WebSocketServer({ noServer: true });
+    // MQTT over WebSocket on the same HTTP server, at /mqtt. A WebSocket message carries at most one MQTT
+    // packet from mqtt.js, so the packet cap is also the message cap (ws' own default is 100 MiB).
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MQTT_PACKET_BYTES });
     http.on('upgrade', (request, socket, head) => {
-      if (new URL(request.url ?? '/', 'http://x').pathname !== '/mqtt') {
-        socket.destroy();
+      socket.on('error', () => socket.destroy());
+      if (upgradePath(request.url) !== '/mqtt') {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => {

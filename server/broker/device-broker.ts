@@ -33,6 +33,9 @@ export interface DeviceBrokerDeps {
 
 const NOT_AUTHORIZED = 5;
 
+/** The largest MQTT packet accepted (TCP or WebSocket): room for topic, packet id and MQTT 5 properties around the largest payload. */
+export const MAX_MQTT_PACKET_BYTES = LIMITS.maxPayloadBytes + 4096;
+
 function authError(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: NOT_AUTHORIZED }) as AuthenticateError;
 }
@@ -165,8 +168,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     log.debug({ clientId: client.id, deviceId: deviceOf.get(client), err: error.message }, 'client error');
   });
 
-  // Room for the topic, packet id and MQTT 5 properties around the largest payload allowed.
-  const maxPacketBytes = LIMITS.maxPayloadBytes + 4096;
+  const maxPacketBytes = MAX_MQTT_PACKET_BYTES;
   function handle(stream: Connection, request?: IncomingMessage): Client {
     const client = aedes.handle(stream, request);
     capPacketSize(client, maxPacketBytes, (length) => {

@@ -6,6 +6,28 @@
 import { Readable } from 'node:stream';
 import type { ContentStore } from './store.js';
 
+/**
+ * Types a browser shows without running anything of the file's own. Everything else (HTML web pages, SVG,
+ * XML, unknown types) is content written by an editor: served from the dashboard's origin it could run
+ * script with a signed-in approver's cookie, so it gets a sandboxing CSP (an opaque origin, no script, no
+ * forms, no plugins) and is offered as a download.
+ */
+const PASSIVE_TYPE = /^(image\/(png|jpeg|gif|webp|avif)|video\/[a-z0-9.+-]+|audio\/[a-z0-9.+-]+|text\/plain|application\/pdf)$/;
+const SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
+
+/** Headers that keep a stored file inert on the server's origin, whatever its bytes. */
+export function inertFileHeaders(mime: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'X-Content-Type-Options': 'nosniff',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+  };
+  if (!PASSIVE_TYPE.test(mime)) {
+    headers['Content-Security-Policy'] = SANDBOX_CSP;
+    headers['Content-Disposition'] = 'attachment';
+  }
+  return headers;
+}
+
 export type ByteRange = { start: number; end: number };
 
 /** Parses a `Range` header against a size: a range, 'unsatisfiable', or null to send the whole file. */
@@ -41,6 +63,7 @@ export async function fileResponse(
     'Cache-Control': 'public, max-age=31536000, immutable',
     'Accept-Ranges': 'bytes',
     'Content-Type': file.mime.startsWith('text/') ? `${file.mime}; charset=utf-8` : file.mime,
+    ...inertFileHeaders(file.mime),
   });
   const ifNoneMatch = request.headers.get('if-none-match');
   if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {

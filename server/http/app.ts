@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { DomainError } from '../errors.js';
 import type { AppEnv } from './app-env.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface RouteModule {
   /** Where the module is mounted, e.g. `/api/v1/auth`; `/` for modules that own top-level paths. */
@@ -28,6 +29,7 @@ function isDomainLike(error: unknown): error is Error & { status: number; code: 
 
 export function buildHttpApp(modules: RouteModule[], log: Logger): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use(securityHeaders());
   for (const module of modules) app.route(module.path, module.app);
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
