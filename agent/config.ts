@@ -44,6 +44,8 @@ export interface AgentConfig {
   /** Shell commands for the device-level commands; null = not supported on this device. */
   hooks: { reboot: string | null; restartAgent: string | null; screenshot: string | null };
   logLevel: string;
+  /** Lab only: links to a non-loopback server without TLS are allowed (`allowPlaintext` in the file, AGENT_ALLOW_PLAINTEXT=1). */
+  allowPlaintext: boolean;
 }
 
 /** Default sync time: nightly between 01:00 and 04:59 at a minute derived from the device id, so a fleet does not pull at once. */
@@ -83,8 +85,12 @@ export function parseAgentConfig(file: unknown, env: Env, configPath: string | n
   let serverUrl: string | null = typeof raw.serverUrl === 'string' ? raw.serverUrl : null;
   if (enrolled) {
     const parsed = AgentConfigFile.parse(raw);
-    const { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey } = parsed;
-    enrollment = { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey };
+    const { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey, rootKey } = parsed;
+    // No rootKey: enrolled before keys documents; the pinned manifestKey is then the root too (DESIGN §7).
+    enrollment = { deviceId, secret, siteId, mqttUrl, apiUrl, manifestKey, ...(rootKey ? { rootKey } : {}) };
+    // The CA pinned for MQTT over TLS and HTTPS (docs/deployment.md); absent in enrollments made before TLS.
+    if (parsed.caPem) enrollment.caPem = parsed.caPem;
+    if (parsed.caFingerprint) enrollment.caFingerprint = parsed.caFingerprint;
     base = parsed;
     serverUrl ??= apiUrl;
   } else {
@@ -128,6 +134,7 @@ export function parseAgentConfig(file: unknown, env: Env, configPath: string | n
       screenshot: str(env, 'AGENT_SCREENSHOT_CMD') ?? null,
     },
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    allowPlaintext: str(env, 'AGENT_ALLOW_PLAINTEXT') === '1' || raw.allowPlaintext === true,
   };
 }
 

@@ -9,9 +9,11 @@ import {
   type EventMessage,
   type ManifestFile,
   manifestFiles,
+  SignedKeysDocument,
   type SignedManifest,
   type SyncMessage,
-  verifyManifestSignature,
+  type Trust,
+  verifyHeldManifest,
 } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
 import type { AgentSettings } from './config.js';
@@ -31,7 +33,13 @@ export interface ContentSyncOptions {
   deviceId: string;
   apiUrl: string;
   secret: string;
+  /** The signing key handed out at enrollment (SPKI PEM). */
   manifestKey: string;
+  /** The root of trust pinned at enrollment; absent for a kiosk enrolled before keys documents (then `manifestKey`). */
+  rootKey?: string | undefined;
+  /** The keys document held (JSON of a SignedKeysDocument), kept across restarts; null = none yet. */
+  loadKeys?: () => string | null;
+  saveKeys?: (json: string) => void;
   store: ContentStore;
   settings: () => AgentSettings;
   clock: () => number;
@@ -44,6 +52,8 @@ export interface ContentSyncOptions {
   retryBaseMs?: number;
   retryCapMs?: number;
   random?: () => number;
+  /** The HTTP client: the global fetch, or one trusting only the CA pinned at enrollment (agent/link-security.ts). */
+  fetch?: typeof fetch;
 }
 
 export class ContentSync {
@@ -57,13 +67,32 @@ export class ContentSync {
   private closed = false;
   private readonly abort = new AbortController();
   lastOutcome: SyncOutcome | null = null;
+  private trust: Trust;
 
-  constructor(private readonly o: ContentSyncOptions) {}
+  constructor(private readonly o: ContentSyncOptions) {
+    this.trust = { rootKey: o.rootKey ?? o.manifestKey, document: null, enrolledKey: o.manifestKey };
+  }
 
-  /** Loads the manifest on screen, checking its signature again: the file on disk is not trusted blindly. */
+  /** The trust this kiosk judges manifests with (root, newest keys document held). */
+  get trustState(): Trust {
+    return this.trust;
+  }
+
+  /** Loads the keys document held and the manifest on screen, checking its signature again: the disk is not trusted blindly. */
   async init(): Promise<CurrentManifest | null> {
+    const held = this.o.loadKeys?.() ?? null;
+    if (held) {
+      let parsed: ReturnType<typeof SignedKeysDocument.safeParse> | null = null;
+      try {
+        parsed = SignedKeysDocument.safeParse(JSON.parse(held));
+      } catch {
+        parsed = null;
+      }
+      if (parsed?.success) this.trust = { ...this.trust, document: parsed.data };
+      else this.o.log.warn('the keys document held is unreadable; trusting the enrollment keys until the next one comes');
+    }
     const current = await this.o.store.readCurrent();
-    if (current && verifyManifestSignature(current.signed, this.o.manifestKey)) this.current = current;
+    if (current && verifyHeldManifest(current.signed, this.trust)) this.current = current;
     return this.current;
   }
 
@@ -113,24 +142,35 @@ export class ContentSync {
       if (fetched === 'not_modified' && held) {
         target = held.signed;
         etag = held.etag;
+        const isCurrent = this.current !== null && this.current.signed.signature === target.signature;
+        if (!isCurrent && Date.parse(target.manifest.expiresAt) < this.o.clock()) {
+          return this.refuse(
+            target.manifest.seq,
+            'manifest_expired',
+            `manifest ${target.manifest.seq} expired on ${target.manifest.expiresAt}`,
+          );
+        }
       } else if (fetched === 'not_modified') {
         return this.fail(0, 'server answered 304 but no manifest is held');
       } else {
         const check = checkManifest(fetched.body, {
-          publicKey: this.o.manifestKey,
+          trust: this.trust,
           deviceId: this.o.deviceId,
           appliedSeq: this.current?.signed.manifest.seq ?? 0,
           now: new Date(this.o.clock()),
         });
+        if (check.keys) this.holdKeys(check.keys);
+        // A kiosk that pinned only its signing key cannot judge a document signed by a root it never saw: not news.
+        const legacy = this.o.rootKey === undefined && this.trust.document === null;
+        if (check.keysIssue && !(legacy && check.keysIssue.reason === 'keys_other_root')) {
+          this.o.publishEvent('keys_rejected', 'error', `${check.keysIssue.reason}: ${check.keysIssue.message}`);
+          this.o.log.warn({ reason: check.keysIssue.reason }, 'keys document refused');
+        }
         if (!check.ok) {
           const claimed = Number((fetched.body as { manifest?: { seq?: unknown } })?.manifest?.seq);
           const seq = Number.isSafeInteger(claimed) && claimed >= 0 ? claimed : 0;
-          this.o.publishSync({ manifestSeq: seq, state: 'failed', bytes: 0, missing: 0, error: `rejected: ${check.message}` });
-          this.o.publishEvent('manifest_rejected', 'error', `${check.reason}: ${check.message}`);
-          this.o.log.warn({ reason: check.reason }, 'manifest rejected');
-          return { state: 'rejected', reason: check.reason };
+          return this.refuse(seq, check.reason, check.message);
         }
-        if (check.stale) this.o.publishEvent('manifest_stale', 'warning', `manifest ${check.signed.manifest.seq} has expired`);
         target = check.signed;
         etag = fetched.etag;
         await store.writeTarget(target, etag);
@@ -185,6 +225,7 @@ export class ContentSync {
           },
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           reserveBytes: this.o.diskReserveBytes ?? 64 * 2 ** 20,
+          fetch: this.o.fetch,
         });
       } catch (err) {
         if (this.closed) return { state: 'failed', error: 'agent closing' };
@@ -216,13 +257,38 @@ export class ContentSync {
     };
     if (etag) headers['if-none-match'] = etag;
     const url = `${this.o.apiUrl.replace(/\/$/, '')}/api/v1/devices/${encodeURIComponent(this.o.deviceId)}/manifest`;
-    const res = await fetch(url, { headers, signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(60_000)]) });
+    const res = await (this.o.fetch ?? fetch)(url, {
+      headers,
+      signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(60_000)]),
+    });
     if (res.status === 304) return 'not_modified';
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`server answered ${res.status}`);
     }
     return { body: await res.json().catch(() => null), etag: res.headers.get('etag') };
+  }
+
+  /** Keeps a newer root-signed keys document, in memory and on disk. */
+  private holdKeys(doc: SignedKeysDocument): void {
+    this.trust = { ...this.trust, document: doc };
+    this.o.saveKeys?.(JSON.stringify(doc));
+    this.o.log.info({ version: doc.document.version }, 'keys document updated');
+  }
+
+  /** A manifest not taken as the target: the content on screen stays; reported as a failed sync and an event. */
+  private refuse(seq: number, reason: string, message: string): SyncOutcome {
+    this.o.publishSync({
+      manifestSeq: seq,
+      state: 'failed',
+      bytes: 0,
+      missing: 0,
+      error: `rejected: ${reason}: ${message}`.slice(0, 4000),
+    });
+    if (reason === 'manifest_expired') this.o.publishEvent('manifest_expired', 'warning', message);
+    else this.o.publishEvent('manifest_rejected', 'error', `${reason}: ${message}`);
+    this.o.log.warn({ reason }, 'manifest rejected');
+    return { state: 'rejected', reason };
   }
 
   private fail(seq: number, error: string): SyncOutcome {

@@ -14,6 +14,7 @@ import {
   type EventMessage,
   type HealthSample,
   ManifestNotice,
+  type SyncMessage,
 } from '../protocol/index.js';
 import { type AgentDb, getMeta, openAgentDb, setMeta } from './agent-db.js';
 import { CommandRunner } from './commands.js';
@@ -23,6 +24,7 @@ import { ContentSync, type SyncOutcome, type SyncReason } from './content-sync.j
 import { HealthQueue } from './health-queue.js';
 import { HealthSender } from './health-sender.js';
 import { type HealthSource, systemHealthSource } from './health-source.js';
+import { assertSecureLink, pinnedFetch } from './link-security.js';
 import { startLocalServer } from './local-server.js';
 import { MqttLink } from './mqtt-link.js';
 import { pairUntilClaimed, writeEnrollment } from './pairing.js';
@@ -175,10 +177,14 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
   };
 
   const startEnrolled = async (e: EnrollResponse): Promise<void> => {
+    // Refuses (throws) a plaintext link to another machine unless the config allows it (agent/link-security.ts).
+    assertSecureLink(e.apiUrl, config.allowPlaintext, 'API URL');
     const l = new MqttLink({
       url: e.mqttUrl,
       deviceId: e.deviceId,
       secret: e.secret,
+      ca: e.caPem,
+      allowPlaintext: config.allowPlaintext,
       agentVersion: AGENT_VERSION,
       bootId,
       reconnectBaseMs: deps.reconnectBaseMs ?? 1000,
@@ -212,12 +218,17 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       apiUrl: e.apiUrl,
       secret: e.secret,
       manifestKey: e.manifestKey,
+      rootKey: e.rootKey,
+      fetch: pinnedFetch(e.caPem),
+      loadKeys: () => getMeta(db, 'keys_document'),
+      saveKeys: (json) => setMeta(db, 'keys_document', json),
       store,
       settings: () => settings,
       clock,
       log,
       publishSync: (msg) => {
-        l.publish('sync', msg).catch(() => {});
+        // ts tells a real repeat of the same report from a resend of it (DESIGN §5).
+        l.publish('sync', { ...msg, ts: clock() } satisfies SyncMessage).catch(() => {});
       },
       publishEvent,
       onApplied: () => {},

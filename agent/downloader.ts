@@ -26,6 +26,8 @@ export interface DownloadOptions {
   sleep: (ms: number) => Promise<void>;
   /** Bytes to keep free on the data disk besides the download itself. */
   reserveBytes: number;
+  /** The HTTP client (one trusting the pinned CA); default the global fetch. */
+  fetch?: typeof fetch | undefined;
 }
 
 export async function downloadFile(store: ContentStore, file: ManifestFile, o: DownloadOptions): Promise<void> {
@@ -60,7 +62,7 @@ async function fetchInto(part: string, offset: number, file: ManifestFile, o: Do
   if (offset > 0) headers.range = `bytes=${offset}-`;
   let res: Response;
   try {
-    res = await fetch(`${o.apiUrl.replace(/\/$/, '')}/files/${file.sha256}`, { headers, signal: o.signal });
+    res = await (o.fetch ?? fetch)(`${o.apiUrl.replace(/\/$/, '')}/files/${file.sha256}`, { headers, signal: o.signal });
   } catch (err) {
     if (o.signal.aborted) throw err;
     throw new TransientDownloadError(`fetching ${file.sha256}: ${(err as Error).message}`);

@@ -7,11 +7,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type DevicePublishKind, type StatusMessage, topics } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
+import { assertSecureLink } from './link-security.js';
 
 export interface MqttLinkOptions {
   url: string;
   deviceId: string;
   secret: string;
+  /** The CA pinned at enrollment: a TLS link (mqtts://, wss://) trusts only it. None = the system's CAs. */
+  ca?: string | undefined;
+  /** Lab only: allow a plaintext URL that is not loopback (docs/deployment.md). */
+  allowPlaintext?: boolean;
   agentVersion: string;
   bootId: string;
   reconnectBaseMs: number;
@@ -30,7 +35,9 @@ export class MqttLink {
   private closing = false;
   private up = false;
 
-  constructor(private readonly o: MqttLinkOptions) {}
+  constructor(private readonly o: MqttLinkOptions) {
+    assertSecureLink(o.url, o.allowPlaintext ?? false, 'MQTT URL');
+  }
 
   get online(): boolean {
     return this.up;
@@ -49,6 +56,7 @@ export class MqttLink {
       clientId: deviceId,
       username: deviceId,
       password: this.o.secret,
+      ...(this.o.ca ? { ca: this.o.ca, rejectUnauthorized: true } : {}),
       clean: false,
       reconnectPeriod: 0,
       connectTimeout: 15_000,

@@ -95,6 +95,8 @@ function startServer(dataDir: string): Promise<{ child: ChildProcess; mqttUrl: s
       HTTP_PORT: '0',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: '0',
+      MQTTS_PORT: '0',
+      HTTPS_PORT: '0',
       ADMIN_PASSWORD: 'bench-admin-pw',
       LOG_LEVEL: 'warn',
     },

@@ -31,8 +31,22 @@ export const EnrollResponse = z.object({
   siteId: Id,
   mqttUrl: z.string().url(),
   apiUrl: z.string().url(),
-  /** Ed25519 public key, SPKI PEM. */
+  /** Ed25519 public key, SPKI PEM: the signing key current at enrollment (trusted until a keys document comes). */
   manifestKey: z.string().includes('BEGIN PUBLIC KEY'),
+  /**
+   * The root of trust the kiosk pins (DESIGN §7), SPKI PEM: it signs the keys document that lists the signing
+   * keys. Absent from enrollments made before keys documents existed: such a kiosk takes `manifestKey` as its root.
+   */
+  rootKey: z.string().includes('BEGIN PUBLIC KEY').optional(),
+  /**
+   * The CA the kiosk pins for MQTT over TLS and HTTPS (PEM), and its SHA-256 fingerprint (`AB:CD:…`). Absent from
+   * enrollments made before TLS, and when the server's certificate is the operator's without a CA file (system trust).
+   */
+  caPem: z.string().includes('BEGIN CERTIFICATE').optional(),
+  caFingerprint: z
+    .string()
+    .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+    .optional(),
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 

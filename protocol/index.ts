@@ -2,6 +2,7 @@
 export * from './canonical-json.js';
 export * from './domain.js';
 export * from './http.js';
+export * from './keys.js';
 export * from './limits.js';
 export * from './local.js';
 export * from './manifest.js';

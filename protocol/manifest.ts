@@ -1,16 +1,20 @@
-/** The per-device content manifest of DESIGN §7 and its signed envelope. */
+/**
+ * The per-device content manifest of DESIGN §7 and its signed envelope. Every object is loose: a field this
+ * version does not know is kept, not dropped, because the signature covers it (forward compatibility, §7).
+ */
 import { z } from 'zod';
 import { ContentKind, DeviceId, Id, LangTag, Seq, Sha256Hex } from './domain.js';
+import { SignedKeysDocument } from './keys.js';
 import { LIMITS } from './limits.js';
 
-export const ManifestFile = z.object({
+export const ManifestFile = z.looseObject({
   sha256: Sha256Hex,
   size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   mime: z.string().min(3).max(100),
 });
 export type ManifestFile = z.infer<typeof ManifestFile>;
 
-export const ManifestTranslation = z.object({
+export const ManifestTranslation = z.looseObject({
   title: z
     .string()
     .min(1)
@@ -23,7 +27,7 @@ export type ManifestTranslation = z.infer<typeof ManifestTranslation>;
 
 const IsoDateTime = z.iso.datetime({ offset: true });
 
-export const ManifestItem = z.object({
+export const ManifestItem = z.looseObject({
   id: Id,
   version: z.number().int().min(1),
   kind: ContentKind,
@@ -38,7 +42,7 @@ export const ManifestItem = z.object({
 });
 export type ManifestItem = z.infer<typeof ManifestItem>;
 
-export const Manifest = z.object({
+export const Manifest = z.looseObject({
   v: z.literal(1),
   deviceId: DeviceId,
   seq: Seq,
@@ -48,10 +52,13 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
-export const SignedManifest = z.object({
+export const SignedManifest = z.looseObject({
   manifest: Manifest,
+  /** Which signing key made `signature`; the agent looks it up in its root-signed keys document. */
   keyId: z.string().min(1).max(128),
-  /** Base64 Ed25519 signature over canonicalJson(manifest). */
+  /** The server's newest root-signed keys document, so a kiosk learns a rotation with its next manifest. */
+  keys: SignedKeysDocument.optional(),
+  /** Base64 Ed25519 signature over canonicalJson(manifest), `manifest` as the server wrote it (unknown fields included). */
   signature: z
     .string()
     .regex(/^[A-Za-z0-9+/]+={0,2}$/)

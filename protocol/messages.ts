@@ -47,6 +47,11 @@ export const SyncMessage = z.object({
   /** Files still missing. */
   missing: Seq,
   error: LongText.optional(),
+  /**
+   * Device clock when the report was made. Optional (agents before it omit it): it tells two real, otherwise
+   * identical reports apart from one report resent after a lost PUBACK, which the server counts once.
+   */
+  ts: EpochMs.optional(),
 });
 export type SyncMessage = z.infer<typeof SyncMessage>;
 

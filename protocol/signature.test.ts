@@ -92,7 +92,7 @@ describe('checkManifest', () => {
   const expect0 = { publicKey: keys.publicKeyPem, deviceId: 'k-1', appliedSeq: 2, now: new Date('2026-11-24T00:00:00Z') };
 
   it('accepts a fresh manifest for this device', () => {
-    expect(checkManifest(signed, expect0)).toMatchObject({ ok: true, stale: false });
+    expect(checkManifest(signed, expect0)).toMatchObject({ ok: true });
   });
 
   it('rejects another device, a rollback, a bad signature and garbage', () => {
@@ -100,12 +100,18 @@ describe('checkManifest', () => {
     expect(checkManifest(signed, { ...expect0, appliedSeq: 4 })).toMatchObject({ ok: false, reason: 'rollback' });
     expect(checkManifest(signed, { ...expect0, publicKey: generateSigningKeys().publicKeyPem })).toMatchObject({
       ok: false,
-      reason: 'bad_signature',
+      reason: 'key_unknown',
     });
+    // Another key under this key's id: the signature is what fails.
+    const forged = signManifest(manifest, { privateKey: generateSigningKeys().privateKey, keyId: keys.keyId });
+    expect(checkManifest(forged, expect0)).toMatchObject({ ok: false, reason: 'bad_signature' });
     expect(checkManifest({ manifest: 1 }, expect0)).toMatchObject({ ok: false, reason: 'malformed' });
   });
 
-  it('accepts an expired manifest but flags it stale', () => {
-    expect(checkManifest(signed, { ...expect0, now: new Date('2027-02-01T00:00:00Z') })).toMatchObject({ ok: true, stale: true });
+  it('refuses an expired manifest as a new target (freeze, DESIGN §7)', () => {
+    expect(checkManifest(signed, { ...expect0, now: new Date('2027-02-01T00:00:00Z') })).toMatchObject({
+      ok: false,
+      reason: 'manifest_expired',
+    });
   });
 });

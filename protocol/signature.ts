@@ -1,7 +1,14 @@
-/** Ed25519 signing of manifests with node:crypto. The server signs; the agent verifies with the key pinned at enrollment. */
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+/**
+ * Ed25519 signing of manifests with node:crypto (DESIGN §7). The server signs the canonical bytes of the manifest
+ * it built; the agent verifies the canonical bytes of the manifest it received (JSON.parse output, unknown fields
+ * included), with the signing key its root-signed keys document lists as current.
+ */
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { keyIdOf, signCanonical, verifyCanonical } from './ed25519.js';
+import { checkKeysDocument, type KeysCheck, lookupKey, type SignedKeysDocument, singleKeyTrust, type Trust } from './keys.js';
 import { type Manifest, SignedManifest } from './manifest.js';
+
+export { keyIdOf } from './ed25519.js';
 
 export interface SigningKeys {
   privateKey: KeyObject;
@@ -23,56 +30,112 @@ export function signingKeysFrom(privateKey: KeyObject): SigningKeys {
   return { privateKey, publicKey, publicKeyPem, keyId: keyIdOf(publicKey) };
 }
 
-/** A short, stable id of a public key: the first 16 hex digits of the sha256 of its DER. */
-export function keyIdOf(publicKey: KeyObject | string): string {
-  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-  const der = key.export({ type: 'spki', format: 'der' });
-  return `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
-}
-
-export function signManifest(manifest: Manifest, keys: Pick<SigningKeys, 'privateKey' | 'keyId'>): SignedManifest {
-  const signature = sign(null, Buffer.from(canonicalJson(manifest), 'utf8'), keys.privateKey).toString('base64');
-  return { manifest, keyId: keys.keyId, signature };
+export function signManifest(
+  manifest: Manifest,
+  keys: Pick<SigningKeys, 'privateKey' | 'keyId'>,
+  keysDocument?: SignedKeysDocument,
+): SignedManifest {
+  return {
+    manifest,
+    keyId: keys.keyId,
+    ...(keysDocument ? { keys: keysDocument } : {}),
+    signature: signCanonical(manifest, keys.privateKey),
+  };
 }
 
 /** True only when `signature` is a valid Ed25519 signature of the canonical form of `manifest` under `publicKey`. */
 export function verifyManifestSignature(signed: SignedManifest, publicKey: KeyObject | string): boolean {
-  try {
-    const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-    return verify(null, Buffer.from(canonicalJson(signed.manifest), 'utf8'), key, Buffer.from(signed.signature, 'base64'));
-  } catch {
-    return false;
-  }
+  return verifyCanonical(signed.manifest, signed.signature, publicKey);
 }
 
-export type ManifestCheck =
-  | { ok: true; signed: SignedManifest; stale: boolean }
-  | { ok: false; reason: 'malformed' | 'bad_signature' | 'wrong_device' | 'rollback'; message: string };
+/**
+ * Whether a manifest kept on disk (applied earlier) still verifies under a key the trust knows, current or
+ * retired: it was accepted when applied, and the next sync replaces it if its key has been retired since.
+ */
+export function verifyHeldManifest(signed: SignedManifest, trust: Trust): boolean {
+  const key = lookupKey(trust, signed.keyId);
+  return key.status !== 'unknown' && verifyManifestSignature(signed, key.publicKey);
+}
+
+export const MANIFEST_REJECTIONS = [
+  'malformed',
+  'bad_signature',
+  'wrong_device',
+  'rollback',
+  'key_unknown',
+  'key_retired',
+  'keys_expired',
+  'manifest_expired',
+] as const;
+export type ManifestRejection = (typeof MANIFEST_REJECTIONS)[number];
+
+/** A keys document carried with the manifest and refused (the manifest is then judged with the trust held). */
+export type KeysIssue = Extract<KeysCheck, { ok: false }>;
+
+export type ManifestCheck = ({ ok: true; signed: SignedManifest } | { ok: false; reason: ManifestRejection; message: string }) & {
+  /** A newer root-signed keys document that came with the manifest: the kiosk holds it from now on. */
+  keys: SignedKeysDocument | null;
+  keysIssue: KeysIssue | null;
+};
 
 /**
- * The agent's whole acceptance check of DESIGN §7: shape, signature under the pinned key, device id, no rollback.
- * An expired manifest is accepted but flagged `stale`.
+ * The agent's whole acceptance check of DESIGN §7: shape; the keys document carried in the envelope (signed by
+ * the pinned root, not older than the one held); the manifest's key current in the newest keys document; the
+ * signature over the bytes received; device id; no rollback; not expired. `publicKey` alone stands for a kiosk
+ * that pinned one key (its root and signing key at once).
  */
 export function checkManifest(
   input: unknown,
-  expect: { publicKey: KeyObject | string; deviceId: string; appliedSeq: number; now?: Date },
+  expect: { trust?: Trust; publicKey?: KeyObject | string; deviceId: string; appliedSeq: number; now?: Date },
 ): ManifestCheck {
+  const now = expect.now ?? new Date();
+  let trust: Trust;
+  if (expect.trust) trust = expect.trust;
+  else if (expect.publicKey) trust = singleKeyTrust(expect.publicKey);
+  else throw new TypeError('checkManifest needs a trust or a public key');
   const parsed = SignedManifest.safeParse(input);
-  if (!parsed.success) return { ok: false, reason: 'malformed', message: parsed.error.message };
+  let keys: SignedKeysDocument | null = null;
+  let keysIssue: KeysIssue | null = null;
+  const no = (reason: ManifestRejection, message: string): ManifestCheck => ({ ok: false, reason, message, keys, keysIssue });
+  if (!parsed.success) return no('malformed', parsed.error.message);
   const signed = parsed.data;
-  if (!verifyManifestSignature(signed, expect.publicKey)) {
-    return { ok: false, reason: 'bad_signature', message: `signature does not verify (key ${signed.keyId})` };
+  const raw = input as { manifest: unknown; keys?: unknown };
+  if (raw.keys !== undefined) {
+    const k = checkKeysDocument(raw.keys, trust, now);
+    if (!k.ok) keysIssue = k;
+    else if (k.newer) {
+      keys = k.signed;
+      trust = { ...trust, document: k.signed };
+    }
+  }
+  if (trust.document && Date.parse(trust.document.document.expiresAt) < now.getTime()) {
+    return no(
+      'keys_expired',
+      `the keys document held (version ${trust.document.document.version}) expired on ${trust.document.document.expiresAt} and no newer one came`,
+    );
+  }
+  const key = lookupKey(trust, signed.keyId);
+  const docVersion = trust.document ? `keys document ${trust.document.document.version}` : 'the key pinned at enrollment';
+  if (key.status === 'unknown')
+    return no('key_unknown', `manifest is signed by ${signed.keyId}, which ${docVersion} does not list`);
+  if (key.status === 'retired') {
+    return no(
+      'key_retired',
+      `manifest is signed by ${signed.keyId}, retired ${key.retiredAt ?? ''} in ${docVersion}`.replace('  ', ' '),
+    );
+  }
+  // The raw manifest, not the parsed one: the signature covers every byte the server signed.
+  if (!verifyCanonical(raw.manifest, signed.signature, key.publicKey)) {
+    return no('bad_signature', `signature does not verify (key ${signed.keyId})`);
   }
   if (signed.manifest.deviceId !== expect.deviceId) {
-    return { ok: false, reason: 'wrong_device', message: `manifest is for ${signed.manifest.deviceId}, not ${expect.deviceId}` };
+    return no('wrong_device', `manifest is for ${signed.manifest.deviceId}, not ${expect.deviceId}`);
   }
   if (signed.manifest.seq < expect.appliedSeq) {
-    return {
-      ok: false,
-      reason: 'rollback',
-      message: `manifest seq ${signed.manifest.seq} is older than applied ${expect.appliedSeq}`,
-    };
+    return no('rollback', `manifest seq ${signed.manifest.seq} is older than applied ${expect.appliedSeq}`);
   }
-  const now = expect.now ?? new Date();
-  return { ok: true, signed, stale: Date.parse(signed.manifest.expiresAt) < now.getTime() };
+  if (Date.parse(signed.manifest.expiresAt) < now.getTime()) {
+    return no('manifest_expired', `manifest ${signed.manifest.seq} expired on ${signed.manifest.expiresAt}`);
+  }
+  return { ok: true, signed, keys, keysIssue };
 }

@@ -4,6 +4,7 @@
  */
 import { ApiError } from '../protocol/index.js';
 import { CliError, EXIT } from './cli-support.js';
+import { pinnedDispatcher } from './server-identity.js';
 
 export interface ApiClientOptions {
   server: string;
@@ -13,6 +14,8 @@ export interface ApiClientOptions {
   cookie?: string | undefined;
   /** Links in the field are slow: the default is generous. */
   timeoutMs?: number;
+  /** Trust only this CA for https (the one the enrollment link's fingerprint named). */
+  ca?: string | undefined;
 }
 
 export class ApiRefusal extends CliError {
@@ -40,6 +43,7 @@ export function normalizeServerUrl(server: string): string {
 export function createApiClient(options: ApiClientOptions) {
   const base = normalizeServerUrl(options.server);
   const timeoutMs = options.timeoutMs ?? 60_000;
+  const dispatcher = options.ca ? pinnedDispatcher(options.ca) : undefined;
 
   async function request(
     method: string,
@@ -66,7 +70,8 @@ export function createApiClient(options: ApiClientOptions) {
         headers,
         ...(payload !== undefined ? { body: payload } : {}),
         signal: AbortSignal.timeout(timeoutMs),
-      });
+        ...(dispatcher ? { dispatcher } : {}),
+      } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const why =
@@ -98,6 +103,7 @@ export function createApiClient(options: ApiClientOptions) {
     postBytes: (path: string, bytes: Uint8Array, type: string, alsoOk: number[] = []) =>
       request('POST', path, { bytes, type }, alsoOk),
     post: (path: string) => request('POST', path),
+    getJson: (path: string) => request('GET', path),
     /** Logs in; returns the session cookie to build a client that creates an API token. */
     async login(username: string, password: string): Promise<{ cookie: string }> {
       await request('POST', '/api/v1/auth/login', { json: { username, password } });

@@ -7,6 +7,7 @@ import { type CliContext, CliError, EXIT, usageError } from './cli-support.js';
 import { devicesRevokeHelp, devicesRevokeOptions, runDevicesRevoke } from './commands/devices.js';
 import { enrollHelp, enrollOptions, runEnroll } from './commands/enroll.js';
 import { devicesImportHelp, importOptions, runDevicesImport, runSitesImport, sitesImportHelp } from './commands/imports.js';
+import { keysHelp, keysOptions, runKeys } from './commands/keys.js';
 import { loginHelp, loginOptions, pairingClaimHelp, pairingClaimOptions, runLogin, runPairingClaim } from './commands/session.js';
 import { runTokensCreate, tokensCreateHelp, tokensCreateOptions } from './commands/tokens.js';
 
@@ -21,6 +22,7 @@ Commands:
   devices revoke ID                           revoke a device: disconnect it and refuse it from now on
   pairing claim CODE --site ID                claim the code an unenrolled kiosk shows
   login --username U --token-file FILE        log in and save an API token for the commands above
+  keys status|rotate|prepare|sign|publish     the keys that sign content manifests (admin)
 
 Every command has --help. Commands for people need --server URL (or KIOSK_SERVER) and an API token
 (--token-file FILE, or KIOSK_API_TOKEN). Step by step: docs/provisioning.md.`;
@@ -62,6 +64,7 @@ const VERBS: Record<string, Verb> = {
     positionals: 1,
     run: (v, p, ctx) => runDevicesImport(p[0], v, ctx),
   },
+  keys: { help: keysHelp, options: keysOptions, positionals: 1, run: (v, p, ctx) => runKeys(p[0], v, ctx) },
   'devices revoke': {
     help: devicesRevokeHelp,
     options: devicesRevokeOptions,

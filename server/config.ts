@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseTrustedProxies } from './auth/client-address.js';
 
 const UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -48,8 +49,24 @@ export const ConfigSchema = z.object({
   INGEST_QUEUE_LIMIT: PositiveInt.default(20_000),
   /** How often retention, roll-ups, the offline sweep and command expiry run. */
   MAINTENANCE_INTERVAL: Duration.default(60_000),
-  /** After 3 failed logins per (user name, IP), the wait before the next attempt starts here and doubles. */
+  /** Past the free failed logins (3 per user name, 10 per address), the wait starts here and doubles per failure … */
   LOGIN_DELAY: Duration.default(1000),
+  /** … up to this (docs/server.md, "Login throttling"). */
+  LOGIN_MAX_DELAY: Duration.default(60_000),
+  /** Failed logins per minute over all names and addresses; past it, untrusted clients get 429 before any hashing. */
+  LOGIN_FAILURE_BUDGET: PositiveInt.default(60),
+  /** Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed; default none. */
+  TRUSTED_PROXIES: z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((value, ctx) => {
+      try {
+        return parseTrustedProxies(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** A session cookie lives this long. */
   SESSION_TTL: Duration.default(12 * UNITS_MS.h),
   /** A request (headers and body) must be received whole within this; a 2 GiB upload needs about 5 Mbit/s at 1 h. */
@@ -58,6 +75,21 @@ export const ConfigSchema = z.object({
   HTTP_HEADERS_TIMEOUT: Duration.default(20_000),
   /** Largest content upload, in bytes (default 2 GiB). */
   CONTENT_MAX_BYTES: PositiveInt.default(2 * 1024 ** 3),
+  /** MQTT over TLS, on MQTT_HOST (docs/deployment.md). */
+  MQTTS_PORT: Port.default(8883),
+  /** HTTPS (API, dashboard, MQTT over secure WebSocket at /mqtt), on HTTP_HOST. */
+  HTTPS_PORT: Port.default(8443),
+  /** Plaintext HTTP_PORT and MQTT_PORT: `loopback` = on 127.0.0.1 only, `on` = on HTTP_HOST/MQTT_HOST, `off` = none. */
+  PLAINTEXT: z.enum(['loopback', 'on', 'off']).default('loopback'),
+  /** Names and addresses the generated server certificate covers besides PUBLIC_URL's host; default localhost, 127.0.0.1, ::1, the host name. */
+  TLS_NAMES: z.string().optional(),
+  /** The operator's server certificate (PEM, chain leaf first) and key; re-read on SIGHUP. None = the server's own CA. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /** The CA devices pin when the operator gives the certificate (handed out at enrollment). */
+  TLS_CA_FILE: z.string().min(1).optional(),
+  /** A generated server certificate is re-issued from the same CA this long before it expires. */
+  TLS_RENEW_BEFORE: Duration.default(30 * UNITS_MS.d),
 });
 
 export type ServerConfig = z.infer<typeof ConfigSchema>;
@@ -84,6 +116,8 @@ export function testConfig(overrides: Partial<z.input<typeof ConfigSchema>> & { 
     HTTP_PORT: 0,
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: 0,
+    MQTTS_PORT: 0,
+    HTTPS_PORT: 0,
     LOG_LEVEL: 'silent',
     ...overrides,
   });

@@ -5,10 +5,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
-import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
+import type { Duplex } from 'node:stream';
+import { getRequestListener } from '@hono/node-server';
 import { type Logger, pino } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { createAudit } from './auth/audit.js';
@@ -24,18 +25,31 @@ import { type Database, openDatabase } from './db/open-database.js';
 import { seedReferenceData } from './db/seed.js';
 import { buildHttpApp } from './http/app.js';
 import { createServerMetrics } from './http/metrics.js';
+import { originFormOnly } from './http/request-target.js';
 import type { FleetControl, RouteDeps, ServerUrls } from './http/route-deps.js';
 import { routeModules } from './http/routes.js';
 import { createDeviceDataRepo } from './ingest/device-data-repo.js';
 import { GroupCommitWriter } from './ingest/group-commit.js';
 import { createMaintenance } from './ingest/maintenance.js';
 import { markAllOffline } from './registry/devices-repo.js';
+import * as tls from './tls/index.js';
 
 export interface RunningServer {
   /** Where the HTTP API listens (a loopback name when bound to every interface). */
   httpUrl: string;
   mqttUrl: string;
   wsUrl: string;
+  /** The TLS listeners (docs/deployment.md); the plaintext URLs above are these when `PLAINTEXT=off`. */
+  httpsUrl: string;
+  mqttsUrl: string;
+  wssUrl: string;
+  /** The CA devices pin (PEM) and its SHA-256 fingerprint; null when the operator's certificate came without TLS_CA_FILE. */
+  caPem: string | null;
+  caFingerprint: string | null;
+  /** SIGHUP: re-reads the operator's certificate files (or re-checks the generated one); connected clients stay. */
+  reloadTls(): Promise<tls.TlsMaterial>;
+  /** Re-issues the generated server certificate from the same CA now. */
+  renewTls(): Promise<tls.TlsMaterial>;
   publicUrl: string;
   db: Database;
   fleet: FleetControl;
@@ -99,7 +113,14 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     const broker = await createDeviceBroker({ db, log, metrics, writer, data, messages });
     // Closed after the writer flushed: what was committed gets its PUBACK before the sockets go.
     cleanups.splice(1, 0, () => broker.close());
-    const mqttAddress = await broker.listen(config.MQTT_HOST, config.MQTT_PORT);
+    const tlsState = await tls.TlsState.open(tls.tlsSettings(config), log.child({ module: 'tls' }));
+    tlsState.startRenewalChecks(tls.RENEWAL_CHECK_INTERVAL_MS);
+    cleanups.push(() => tlsState.stop());
+    // Plaintext MQTT only where PLAINTEXT allows it (loopback by default); MQTT over TLS on MQTT_HOST.
+    const plainMqttHost = tls.plaintextHost(config.PLAINTEXT, config.MQTT_HOST);
+    const mqttAddress = plainMqttHost === null ? null : await broker.listen(plainMqttHost, config.MQTT_PORT);
+    const mqtts = await tls.listenMqtts((socket) => broker.handle(socket), tlsState, config.MQTT_HOST, config.MQTTS_PORT);
+    cleanups.splice(2, 0, () => tls.closeTlsListener(mqtts));
 
     metrics.registry.gauge('fleet_devices_connected', 'Devices connected to the broker now', () => broker.connectedDevices());
     metrics.registry.gauge('process_cpu_seconds_total', 'CPU time (user + system) this process used', () => {
@@ -158,28 +179,31 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       metrics,
       auth: createAuthMiddleware(db),
       audit,
-      loginLimiter: new LoginLimiter({ baseDelayMs: config.LOGIN_DELAY }),
+      loginLimiter: LoginLimiter.fromConfig(config),
       fleet,
       urls,
     };
-    const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }));
-    const http = createAdaptorServer({
-      fetch: app.fetch,
-      serverOptions: {
-        // Every request must be whole within HTTP_REQUEST_TIMEOUT and its headers within HTTP_HEADERS_TIMEOUT;
-        // Node checks both this often, so a client that drips a body or its headers is cut off.
-        requestTimeout: config.HTTP_REQUEST_TIMEOUT,
-        headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT, config.HTTP_REQUEST_TIMEOUT || Number.MAX_SAFE_INTEGER),
-        connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.HTTP_HEADERS_TIMEOUT / 4))),
-        maxHeaderSize: 16 * 1024,
-      },
-    }) as HttpServer;
+    const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }), {
+      publicUrl: config.PUBLIC_URL,
+      hsts: config.PLAINTEXT !== 'on',
+    });
+    const httpServerOptions = {
+      // Every request must be whole within HTTP_REQUEST_TIMEOUT and its headers within HTTP_HEADERS_TIMEOUT;
+      // Node checks both this often, so a client that drips a body or its headers is cut off.
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT,
+      headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT, config.HTTP_REQUEST_TIMEOUT || Number.MAX_SAFE_INTEGER),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.HTTP_HEADERS_TIMEOUT / 4))),
+      maxHeaderSize: 16 * 1024,
+    };
+    // One request listener for HTTP and HTTPS: only origin-form targets reach the app.
+    const requestListener = originFormOnly(getRequestListener(app.fetch));
+    const http = createHttpServer(httpServerOptions, requestListener);
     http.maxHeadersCount = 100;
 
     // MQTT over WebSocket on the same HTTP server, at /mqtt. A WebSocket message carries at most one MQTT
     // packet from mqtt.js, so the packet cap is also the message cap (ws' own default is 100 MiB).
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MQTT_PACKET_BYTES });
-    http.on('upgrade', (request, socket, head) => {
+    const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       socket.on('error', () => socket.destroy());
       if (upgradePath(request.url) !== '/mqtt') {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -190,23 +214,50 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         stream.on('error', () => ws.terminate());
         broker.handle(stream, request);
       });
-    });
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve());
-    });
+    };
+    http.on('upgrade', onUpgrade);
+    // Plaintext HTTP only where PLAINTEXT allows it (loopback by default); HTTPS on HTTP_HOST.
+    const plainHttpHost = tls.plaintextHost(config.PLAINTEXT, config.HTTP_HOST);
+    if (plainHttpHost !== null) {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.HTTP_PORT, plainHttpHost, () => resolve());
+      });
+    }
+    const https = await tls.listenHttps(
+      { requestListener, onUpgrade, serverOptions: httpServerOptions, maxHeadersCount: 100 },
+      tlsState,
+      config.HTTP_HOST,
+      config.HTTPS_PORT,
+    );
+    cleanups.splice(2, 0, () => tls.closeTlsListener(https));
     cleanups.splice(2, 0, async () => {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     });
-    const httpPort = (http.address() as AddressInfo).port;
-    const httpUrl = `http://${reachableHost(config.HTTP_HOST)}:${httpPort}`;
-    const mqttUrl = `mqtt://${reachableHost(config.MQTT_HOST)}:${mqttAddress.port}`;
-    const wsUrl = `ws://${reachableHost(config.HTTP_HOST)}:${httpPort}/mqtt`;
+    const httpsPort = tls.addressOf(https).port;
+    const mqttsPort = tls.addressOf(mqtts).port;
+    const httpsUrl = `https://${reachableHost(config.HTTP_HOST)}:${httpsPort}`;
+    const mqttsUrl = `mqtts://${reachableHost(config.MQTT_HOST)}:${mqttsPort}`;
+    const wssUrl = `wss://${reachableHost(config.HTTP_HOST)}:${httpsPort}/mqtt`;
+    const httpPort = plainHttpHost === null ? null : (http.address() as AddressInfo).port;
+    const httpUrl = plainHttpHost === null ? httpsUrl : `http://${reachableHost(plainHttpHost)}:${httpPort}`;
+    const mqttUrl =
+      plainMqttHost === null || !mqttAddress ? mqttsUrl : `mqtt://${reachableHost(plainMqttHost)}:${mqttAddress.port}`;
+    const wsUrl = plainHttpHost === null ? wssUrl : `ws://${reachableHost(plainHttpHost)}:${httpPort}/mqtt`;
     urls.publicUrl = config.PUBLIC_URL ?? httpUrl;
-    urls.mqttUrl = config.PUBLIC_URL ? `mqtt://${new URL(config.PUBLIC_URL).hostname}:${mqttAddress.port}` : mqttUrl;
+    // Devices get MQTT over TLS when PUBLIC_URL is https (or plaintext MQTT is off), with the CA to pin.
+    const devicesUseTls = config.PUBLIC_URL?.startsWith('https:') || !mqttAddress;
+    urls.mqttUrl = config.PUBLIC_URL
+      ? `${devicesUseTls ? 'mqtts' : 'mqtt'}://${new URL(config.PUBLIC_URL).hostname}:${devicesUseTls ? mqttsPort : mqttAddress?.port}`
+      : mqttUrl;
+    const handOutCa = () => {
+      urls.caPem = tlsState.material.caPem;
+      urls.caFingerprint = tlsState.material.caFingerprint;
+    };
+    handOutCa();
 
     const maintenance = createMaintenance(
       db,
@@ -226,6 +277,17 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       httpUrl,
       mqttUrl,
       wsUrl,
+      httpsUrl,
+      mqttsUrl,
+      wssUrl,
+      get caPem() {
+        return tlsState.material.caPem;
+      },
+      get caFingerprint() {
+        return tlsState.material.caFingerprint;
+      },
+      reloadTls: () => tlsState.reload().finally(handOutCa),
+      renewTls: () => tlsState.renew().finally(handOutCa),
       publicUrl: urls.publicUrl,
       db,
       fleet,

@@ -17,8 +17,12 @@ console.log(`Border kiosk fleet server
   HTTP API and dashboard  ${server.httpUrl}
   MQTT (TCP)              ${server.mqttUrl}
   MQTT over WebSocket     ${server.wsUrl}
+  HTTPS                   ${server.httpsUrl}
+  MQTT over TLS           ${server.mqttsUrl}
+  MQTT over secure WS     ${server.wssUrl}
   Handed to devices       ${server.publicUrl}
-  Data directory          ${config.DATA_DIR}`);
+  Data directory          ${config.DATA_DIR}
+  CA fingerprint (SHA-256) ${server.caFingerprint ?? 'none: the operator\u2019s certificate came without TLS_CA_FILE'}`);
 if (server.initialAdminPassword) {
   console.log(`
   First admin account created. User name: admin   One-time password: ${server.initialAdminPassword}
@@ -39,4 +43,12 @@ async function stop(signal: string): Promise<void> {
   }
 }
 process.on('SIGINT', () => void stop('SIGINT'));
+// SIGHUP: pick up a new operator certificate (TLS_CERT_FILE/TLS_KEY_FILE) without dropping connected kiosks.
+process.on('SIGHUP', () => {
+  server.reloadTls().then(
+    (tls) =>
+      console.log(`SIGHUP: TLS certificate reloaded (valid until ${tls.notAfter.toISOString()}, for ${tls.names.join(', ')})`),
+    (error: Error) => console.error(`SIGHUP: TLS certificate not reloaded, the previous one stays in use: ${error.message}`),
+  );
+});
 process.on('SIGTERM', () => void stop('SIGTERM'));

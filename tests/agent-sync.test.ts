@@ -91,8 +91,9 @@ describe('agent content sync', () => {
     const agent = await start(env, broker.url);
     expect((await agent.sync()).state).toMatch(/applied|unchanged/);
 
+    // Another key names itself: no keys document lists it (DESIGN §7).
     env.api.publish(6, [item('evil')], { keys: generateSigningKeys() });
-    expect(await agent.sync()).toEqual({ state: 'rejected', reason: 'bad_signature' });
+    expect(await agent.sync()).toEqual({ state: 'rejected', reason: 'key_unknown' });
     const tampered = env.api.publish(6, [item('b')]);
     env.api.setRaw({ ...tampered, manifest: { ...tampered.manifest, seq: 60 } });
     expect(await agent.sync()).toEqual({ state: 'rejected', reason: 'bad_signature' });

@@ -48,11 +48,16 @@ describe('device connections', () => {
     const { id, secret } = addDevice(server, 'kiosk-ok');
     const client = await device(id, secret);
     await waitFor(() => count('SELECT online FROM devices WHERE id = ?', id) === 1, 'online');
-    await client.publishAsync(topics.health(id), JSON.stringify({ samples: [healthSample(1), healthSample(2)] }), { qos: 1 });
+    const t = Date.now();
+    await client.publishAsync(topics.health(id), JSON.stringify({ samples: [healthSample(1, t), healthSample(2, t + 1)] }), {
+      qos: 1,
+    });
     // publishAsync resolved on PUBACK: the samples must already be committed.
     expect(count('SELECT count(*) FROM health WHERE device_id = ?', id)).toBe(2);
-    // A retransmission is deduplicated by (device, seq).
-    await client.publishAsync(topics.health(id), JSON.stringify({ samples: [healthSample(2), healthSample(3)] }), { qos: 1 });
+    // A retransmission (the same sample again) is deduplicated by (device, seq).
+    await client.publishAsync(topics.health(id), JSON.stringify({ samples: [healthSample(2, t + 1), healthSample(3, t + 2)] }), {
+      qos: 1,
+    });
     expect(server.db.prepare('SELECT seq FROM health WHERE device_id = ? ORDER BY seq').pluck().all(id)).toEqual([1, 2, 3]);
     expect(server.db.prepare('SELECT status, first_seen IS NOT NULL AS seen FROM devices WHERE id = ?').get(id)).toEqual({
       status: 'active',

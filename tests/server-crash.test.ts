@@ -36,6 +36,8 @@ function startServerProcess(): Promise<{ child: ChildProcess; mqttUrl: string }>
       HTTP_PORT: '0',
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: '0',
+      MQTTS_PORT: '0',
+      HTTPS_PORT: '0',
       ADMIN_PASSWORD: 'crash-test-admin',
       LOG_LEVEL: 'warn',
     },
@@ -64,6 +66,9 @@ function startServerProcess(): Promise<{ child: ChildProcess; mqttUrl: string }>
   });
 }
 
+/** Each seq's sample has one device time, so the resends below are the same samples (as an agent's are). */
+const T0 = Date.now();
+
 describe('crash safety of health ingest', () => {
   it('keeps every acknowledged sample across a SIGKILL, and none twice', async () => {
     const setup = openDatabase(join(dataDir, 'fleet.db'));
@@ -85,7 +90,7 @@ describe('crash safety of health ingest', () => {
       for (let batch = 0; batch < 2000 && !stopped; batch++) {
         const seqs = Array.from({ length: 5 }, (_, k) => batch * 5 + k + 1);
         sent.set(id, batch * 5 + 5);
-        const payload = JSON.stringify({ samples: seqs.map((seq) => healthSample(seq)) });
+        const payload = JSON.stringify({ samples: seqs.map((seq) => healthSample(seq, T0 + seq)) });
         // Once the kill has cut the link, mqtt.js may already have closed its store: stop like an agent going offline.
         if (!client.connected) break;
         try {
@@ -128,9 +133,13 @@ describe('crash safety of health ingest', () => {
       const last = sent.get(id) ?? 0;
       for (let from = 1; from <= last; from += 500) {
         const seqs = Array.from({ length: Math.min(500, last - from + 1) }, (_, k) => from + k);
-        await client.publishAsync(topics.health(id), JSON.stringify({ samples: seqs.map((seq) => healthSample(seq)) }), {
-          qos: 1,
-        });
+        await client.publishAsync(
+          topics.health(id),
+          JSON.stringify({ samples: seqs.map((seq) => healthSample(seq, T0 + seq)) }),
+          {
+            qos: 1,
+          },
+        );
       }
       client.end(true);
       const rows = check

@@ -54,6 +54,17 @@ describe('HTTP edge', () => {
     expect(await healthy()).toBe(true);
   });
 
+  it('answers targets that are not a path (absolute-form with credentials, authority, *) with 400, not 500', async () => {
+    for (const target of ['http://user@evil.example/healthz', 'http://u:p@x/api/v1/auth/me', 'http://x/healthz', 'x:80', '*']) {
+      const { socket, received, closed } = rawConnection();
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      await closedWithin(closed, 3000);
+      expect(received(), target).toMatch(/^HTTP\/1\.1 400 /);
+      if (target.startsWith('http')) expect(received()).toContain('bad_request_target');
+    }
+    expect(await healthy()).toBe(true);
+  });
+
   it('still upgrades /mqtt with a query string', async () => {
     const { socket, received, closed } = rawConnection();
     socket.write(
@@ -88,11 +99,14 @@ describe('HTTP edge', () => {
   it('cuts off a client that drips its body past HTTP_REQUEST_TIMEOUT', async () => {
     const { socket, closed } = rawConnection();
     socket.write(
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{',
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{',
     );
     const drip = setInterval(() => socket.write(' '), 100);
     try {
-      expect(await closedWithin(closed, 6000)).not.toBe('open');
+      // Within the login body limit (8 KiB): only the request timeout (1.5 s here) can end it.
+      const after = await closedWithin(closed, 6000);
+      expect(after).not.toBe('open');
+      expect(after).toBeGreaterThanOrEqual(1000);
     } finally {
       clearInterval(drip);
     }

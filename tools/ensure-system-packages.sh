@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (Chromium for browser tests) when they are missing.
+# Installs the Debian packages the test suite needs when they are missing: Chromium for the browser tests,
+# mosquitto-clients (mosquitto_pub), openssl and curl for the TLS tests with third-party clients.
 # Part of `npm test`, so the README's test command sets up a fresh machine by itself.
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then exit 0; fi
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need /usr/bin/chromium)." >&2
+  echo "Missing system packages: run 'sudo apt-get install -y ${missing[*]}' (browser and TLS tests need them)." >&2
   exit 1
 fi
-echo "Installing Debian's chromium for the browser tests…"
+echo "Installing Debian packages for the tests: ${missing[*]}…"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -43,6 +43,9 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
       HTTP_PORT: String(o.httpPort),
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(o.mqttPort),
+      // The TLS listeners on any free port, so benches and tests never race for 8883/8443.
+      MQTTS_PORT: '0',
+      HTTPS_PORT: '0',
       ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
       LOG_LEVEL: 'warn',
       ...o.env,

@@ -10,6 +10,7 @@ import { AgentConfigFile, type DeviceFacts, EnrollResponse } from '../../protoco
 import { createApiClient } from '../api-client.js';
 import { type CliContext, CliError, EXIT, usageError } from '../cli-support.js';
 import { gatherFacts } from '../facts.js';
+import { normalizeFingerprint, verifyServerIdentity } from '../server-identity.js';
 
 export const CONFIG_FILE_NAME = 'agent-config.json';
 
@@ -56,13 +57,22 @@ export interface EnrollArgs {
   timeout?: string | undefined;
 }
 
-/** `--token` may be the QR's link: `<server>/enroll#token=…`; then it also names the server. */
-export function splitEnrollLink(value: string): { server: string | null; token: string } {
+/**
+ * `--token` may be the QR's link: `<server>/enroll#token=…[&ca=<CA fingerprint>]`; then it also names the server
+ * and, with `ca=`, the CA the server must prove it holds before the token is sent (docs/deployment.md).
+ */
+export function splitEnrollLink(value: string): { server: string | null; token: string; caFingerprint?: string } {
   if (!/^https?:\/\//i.test(value)) return { server: null, token: value };
   const url = new URL(value);
-  const token = new URLSearchParams(url.hash.slice(1)).get('token');
+  const fragment = new URLSearchParams(url.hash.slice(1));
+  const token = fragment.get('token');
   if (!token) throw usageError('--token: the link has no #token=… part');
-  return { server: url.origin + url.pathname.replace(/\/enroll\/?$/, ''), token };
+  const ca = fragment.get('ca');
+  return {
+    server: url.origin + url.pathname.replace(/\/enroll\/?$/, ''),
+    token,
+    ...(ca ? { caFingerprint: normalizeFingerprint(ca) } : {}),
+  };
 }
 
 async function writeConfig(path: string, content: string): Promise<void> {
@@ -79,6 +89,7 @@ export function checkBroker(enrollment: EnrollResponse, timeoutMs: number): Prom
       username: enrollment.deviceId,
       password: enrollment.secret,
       clientId: `${enrollment.deviceId}-provision-${randomBytes(3).toString('hex')}`,
+      ...(enrollment.caPem ? { ca: enrollment.caPem } : {}),
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       clean: true,
@@ -125,7 +136,13 @@ export async function runEnroll(args: EnrollArgs, ctx: CliContext): Promise<numb
   const facts = await gatherFacts(overrides);
   ctx.io.out(`Kiosk: serial ${facts.serial}, model ${facts.model}, MAC ${facts.mac}, host ${facts.hostname}`);
 
-  const api = createApiClient({ server, timeoutMs });
+  // With the CA fingerprint from the link, the server proves its identity before the token leaves this machine.
+  let ca: string | undefined;
+  if (link.caFingerprint && server.startsWith('https:')) {
+    ca = await verifyServerIdentity(server, link.caFingerprint, timeoutMs);
+    ctx.io.out(`Server identity checked: CA fingerprint ${link.caFingerprint}.`);
+  }
+  const api = createApiClient({ server, timeoutMs, ca });
   const enrollment = EnrollResponse.parse(await api.postJson('/api/v1/enroll', { token: link.token, facts }));
   ctx.io.out(`Enrolled as device ${enrollment.deviceId} at site ${enrollment.siteId}.`);
 

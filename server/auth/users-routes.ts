@@ -5,7 +5,7 @@ import { Role } from '../../protocol/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
 import type { RouteDeps } from '../http/route-deps.js';
-import { jsonBody, queryParams } from '../http/validate.js';
+import { json, query } from '../http/validate.js';
 import { listAudit } from './audit.js';
 import { generatePassword, hashPassword } from './passwords.js';
 import { getUser, insertUser, listUsers, updateUser } from './users-repo.js';
@@ -24,8 +24,8 @@ export function usersRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/', (c) => c.json({ users: listUsers(db) }));
 
-  app.post('/', async (c) => {
-    const body = await jsonBody(c, CreateUser);
+  app.post('/', json(CreateUser), async (c) => {
+    const body = c.req.valid('json');
     if (getUser(db, body.username)) throw new ConflictError(`user ${body.username} exists`);
     const password = body.password ?? generatePassword();
     const user = insertUser(db, { username: body.username, role: body.role, passwordHash: await hashPassword(password) });
@@ -34,8 +34,8 @@ export function usersRoutes(deps: RouteDeps): Hono<AppEnv> {
     return c.json({ user, ...(body.password ? {} : { password }) }, 201);
   });
 
-  app.patch('/:username', async (c) => {
-    const body = await jsonBody(c, ChangeUser);
+  app.patch('/:username', json(ChangeUser), async (c) => {
+    const body = c.req.valid('json');
     const username = c.req.param('username');
     const passwordHash = body.password ? await hashPassword(body.password) : undefined;
     const user = updateUser(db, username, { role: body.role, disabled: body.disabled, passwordHash });
@@ -61,8 +61,8 @@ const AuditQuery = z.object({
 
 export function auditRoutes(deps: RouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get('/', deps.auth.requireRole('admin'), (c) => {
-    const q = queryParams(c, AuditQuery);
+  app.get('/', deps.auth.requireRole('admin'), query(AuditQuery), (c) => {
+    const q = c.req.valid('query');
     return c.json({ entries: listAudit(deps.db, { limit: q.limit, beforeId: q.before, actor: q.actor, action: q.action }) });
   });
   return app;

@@ -3,8 +3,13 @@
  * publishes only to its own device → server topics, subscribes only to its own `commands` and `manifest`.
  * Device publishes are handled inside `authorizePublish`: aedes sends the PUBACK of a QoS 1 publish only
  * after that callback (node_modules/aedes/lib/handlers/publish.js: authorizePublish, then enqueuePublish
- * writes the PubAck), and reads no more from that socket meanwhile; so holding the callback until the group
- * commit is done is both "acknowledge after commit" and per-device back-pressure.
+ * writes the PubAck), so holding the callback until the group commit is done is "acknowledge after commit".
+ * It is not back-pressure (aedes keeps reading meanwhile): `flow-control.ts` stops reading a device's socket
+ * while too many of its publishes wait, and disconnects it if that persists.
+ *
+ * No database error escapes into aedes (its callbacks and events run on the socket's stack, so a throw there
+ * ends the process): a failing database refuses (the connect with "server unavailable", the publish by not
+ * acknowledging it, the command by leaving it queued and retrying), logs and counts `fleet_db_errors_total`.
  */
 
 import type { IncomingMessage } from 'node:http';
@@ -16,9 +21,10 @@ import { type Command, markCommandSent, undeliveredCommands } from '../commands/
 import type { Database } from '../db/open-database.js';
 import type { ServerMetrics } from '../http/metrics.js';
 import type { DeviceDataRepo } from '../ingest/device-data-repo.js';
-import type { GroupCommitWriter } from '../ingest/group-commit.js';
+import { type GroupCommitWriter, IngestQueueFullError } from '../ingest/group-commit.js';
 import { verifyDeviceSecret } from '../registry/device-secret.js';
 import { decommissionDevice, getDeviceRow } from '../registry/devices-repo.js';
+import { createFlowControl, type FlowLimits } from './flow-control.js';
 import type { MessageHandler } from './message-handler.js';
 import { capPacketSize } from './packet-size-cap.js';
 
@@ -29,15 +35,28 @@ export interface DeviceBrokerDeps {
   writer: GroupCommitWriter;
   data: DeviceDataRepo;
   messages: MessageHandler;
+  /** Overrides of the per-device flow limits (tests). */
+  flowLimits?: Partial<FlowLimits>;
 }
 
+const SERVER_UNAVAILABLE = 3;
 const NOT_AUTHORIZED = 5;
+/** After a database error, commands waiting for a listening device are tried again this often. */
+export const COMMAND_RETRY_MS = 1000;
+const FLOOD_EVENT_EVERY_MS = 3_600_000;
+const DB_ERROR_LOG_EVERY_MS = 10_000;
 
 /** The largest MQTT packet accepted (TCP or WebSocket): room for topic, packet id and MQTT 5 properties around the largest payload. */
 export const MAX_MQTT_PACKET_BYTES = LIMITS.maxPayloadBytes + 4096;
 
-function authError(message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: NOT_AUTHORIZED }) as AuthenticateError;
+function authError(message: string, returnCode = NOT_AUTHORIZED): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/** The SQLite result code of a better-sqlite3 error (SQLITE_READONLY, SQLITE_FULL, SQLITE_BUSY, …), else 'other'. */
+function dbCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE') ? code : 'other';
 }
 
 export async function createDeviceBroker(deps: DeviceBrokerDeps) {
@@ -50,38 +69,72 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
   const connectedSince = new Map<string, number>();
   let tcp: NetServer | null = null;
 
-  /** Presence writes that fail while shutting down are expected (the writer closed first); others are not. */
-  function quiet(err: Error, deviceId: string, what: string): void {
-    if (writer.isClosed) log.debug({ deviceId }, `${what}: shutting down`);
-    else log.error({ err, deviceId }, what);
+  /**
+   * A database operation failed: counted (the alert) and logged, once per operation per DB_ERROR_LOG_EVERY_MS
+   * (an outage fails every device's every message); the caller refuses what it was doing.
+   */
+  const dbErrorLog = new Map<string, { at: number; unlogged: number }>();
+  function dbFailed(op: string, err: unknown, context: Record<string, unknown>): void {
+    metrics.dbErrors.inc({ op, code: dbCode(err) });
+    const t = Date.now();
+    const last = dbErrorLog.get(op);
+    if (last && last.at + DB_ERROR_LOG_EVERY_MS > t) {
+      last.unlogged++;
+      return;
+    }
+    dbErrorLog.set(op, { at: t, unlogged: 0 });
+    log.error(
+      { err, op, ...context, alsoFailedSinceLastLog: last?.unlogged ?? 0 },
+      `database error (${op}): refused (further ones within 10 s are only counted in fleet_db_errors_total)`,
+    );
   }
+
+  /** Presence writes that fail while shutting down are expected (the writer closed first); others are not. */
+  function quiet(err: Error, deviceId: string, op: string): void {
+    if (writer.isClosed) log.debug({ deviceId }, `${op}: shutting down`);
+    else if (err instanceof IngestQueueFullError) log.warn({ deviceId, depth: err.depth }, `${op}: ingest queue full; skipped`);
+    else dbFailed(op, err, { deviceId });
+  }
+
+  const floodEventAt = new Map<string, number>();
+  const flow = createFlowControl({
+    deviceOf: (client) => deviceOf.get(client),
+    ingestFull: () => writer.isFull,
+    onHeld(deviceId, detail) {
+      metrics.throttled.inc();
+      log.debug({ deviceId, ...detail }, 'device over its bound of unacknowledged publishes; not reading it');
+    },
+    onPersisting(deviceId, detail) {
+      metrics.refused.inc({ what: 'flooding' });
+      log.warn(
+        { deviceId, ...detail },
+        'device keeps publishing without waiting for its PUBACKs; disconnecting it (what it sent unacknowledged it must resend)',
+      );
+      for (const client of connections.get(deviceId) ?? []) client.close();
+      // Shown with the device's events on the dashboard, once an hour at most (it reconnects and may do it again).
+      const t = Date.now();
+      if ((floodEventAt.get(deviceId) ?? Number.NEGATIVE_INFINITY) + FLOOD_EVENT_EVERY_MS > t) return;
+      floodEventAt.set(deviceId, t);
+      const message = `disconnected: over its bound of unacknowledged publishes ${detail.holds} times, ${Math.round(detail.heldMs)} ms in all (it does not wait for its PUBACKs)`;
+      writer
+        .submit(1, () => data.event(deviceId, 'server', { type: 'flooding', severity: 'warning', message, ts: t }, t))
+        .catch((err: Error) => quiet(err, deviceId, 'record_event'));
+    },
+    limits: deps.flowLimits,
+  });
 
   const aedes = await Aedes.createBroker({
     authenticate(client, username, password, done) {
-      const row = username ? getDeviceRow(db, username) : null;
-      const ok =
-        row !== null &&
-        row.status !== 'decommissioned' &&
-        password !== undefined &&
-        verifyDeviceSecret(password.toString('utf8'), row.secret_hash);
-      if (!ok) {
+      let verdict: string | AuthenticateError;
+      try {
+        verdict = checkLogin(client, username, password);
+      } catch (error) {
         metrics.refused.inc({ what: 'connect' });
-        log.info({ username, clientId: client.id, known: row !== null, status: row?.status }, 'device login refused');
-        done(authError('bad device credentials'), false);
-        return;
+        dbFailed('authenticate', error, { username, clientId: client.id });
+        verdict = authError('the server cannot read its database', SERVER_UNAVAILABLE);
       }
-      // A session belongs to its client id: a device may use its own id (its persistent session), or a clean
-      // `<id>-…` helper session that is no other device's id; otherwise it could take over another device's
-      // session and its queued commands.
-      const ownSession = client.id === row.id;
-      const helperSession = client.id.startsWith(`${row.id}-`) && client.clean && getDeviceRow(db, client.id) === null;
-      if (!ownSession && !helperSession) {
-        metrics.refused.inc({ what: 'connect' });
-        log.warn({ deviceId: row.id, clientId: client.id }, 'device login refused: client id is not its own');
-        done(authError('client id must be the device id'), false);
-        return;
-      }
-      deviceOf.set(client, row.id);
+      if (typeof verdict !== 'string') return done(verdict, false);
+      deviceOf.set(client, verdict);
       done(null, true);
     },
 
@@ -102,14 +155,31 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
       // statuses made each connect cost O(fleet) and a 10 000-device connect storm quadratic.
       packet.retain = false;
       packet.payload = Buffer.alloc(0);
-      messages.handle(deviceId, packet.topic, payload).then(
-        () => done(null),
-        (error: Error) => {
-          // Not committed, so not acknowledged: the device keeps the message and sends it again.
-          log.error({ err: error, deviceId, topic: packet.topic }, 'could not store a device message');
-          done(error);
-        },
-      );
+      const settled = flow.begin(deviceId, payload.length);
+      const refuse = (error: Error) => {
+        settled();
+        // Not committed, so not acknowledged: aedes closes the connection and the device sends it again.
+        if (error instanceof IngestQueueFullError) {
+          metrics.refused.inc({ what: 'ingest_full' });
+          log.warn({ deviceId, topic: packet.topic, depth: error.depth }, 'ingest queue full; publish refused');
+        } else if (writer.isClosed) {
+          log.debug({ deviceId, topic: packet.topic }, 'publish during shutdown; not acknowledged');
+        } else {
+          metrics.refused.inc({ what: 'publish_not_stored' });
+          dbFailed('ingest', error, { deviceId, topic: packet.topic });
+        }
+        done(error);
+      };
+      let stored: Promise<void>;
+      try {
+        stored = messages.handle(deviceId, packet.topic, payload);
+      } catch (error) {
+        return refuse(error as Error);
+      }
+      stored.then(() => {
+        settled();
+        done(null);
+      }, refuse);
     },
 
     authorizeSubscribe(client, subscription, done) {
@@ -124,6 +194,32 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     },
   });
 
+  /** Who may log in (DESIGN §5): the device id a client logs in as, or why it is refused. Reads the database. */
+  function checkLogin(client: Client, username: string | undefined, password: Buffer | undefined): string | AuthenticateError {
+    const row = username ? getDeviceRow(db, username) : null;
+    const ok =
+      row !== null &&
+      row.status !== 'decommissioned' &&
+      password !== undefined &&
+      verifyDeviceSecret(password.toString('utf8'), row.secret_hash);
+    if (!ok) {
+      metrics.refused.inc({ what: 'connect' });
+      log.info({ username, clientId: client.id, known: row !== null, status: row?.status }, 'device login refused');
+      return authError('bad device credentials');
+    }
+    // A session belongs to its client id: a device may use its own id (its persistent session), or a clean
+    // `<id>-…` helper session that is no other device's id; otherwise it could take over another device's
+    // session and its queued commands.
+    const ownSession = client.id === row.id;
+    const helperSession = client.id.startsWith(`${row.id}-`) && client.clean && getDeviceRow(db, client.id) === null;
+    if (!ownSession && !helperSession) {
+      metrics.refused.inc({ what: 'connect' });
+      log.warn({ deviceId: row.id, clientId: client.id }, 'device login refused: client id is not its own');
+      return authError('client id must be the device id');
+    }
+    return row.id;
+  }
+
   aedes.on('clientReady', (client) => {
     const deviceId = deviceOf.get(client);
     if (!deviceId) return;
@@ -132,9 +228,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     connections.set(deviceId, set);
     const now = Date.now();
     connectedSince.set(deviceId, now);
-    writer
-      .submit(1, () => data.connected(deviceId, now))
-      .catch((err: Error) => quiet(err, deviceId, 'could not record a connect'));
+    writer.submit(1, () => data.connected(deviceId, now)).catch((err: Error) => quiet(err, deviceId, 'record_connect'));
     // A persistent session may carry its subscription over: deliver what is waiting without a new SUBSCRIBE.
     const subs = (client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {};
     if (topics.commands(deviceId) in subs) {
@@ -152,7 +246,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     connections.delete(deviceId);
     listeningForCommands.delete(deviceId);
     connectedSince.delete(deviceId);
-    writer.submit(1, () => data.offline(deviceId)).catch((err: Error) => quiet(err, deviceId, 'could not record a disconnect'));
+    writer.submit(1, () => data.offline(deviceId)).catch((err: Error) => quiet(err, deviceId, 'record_disconnect'));
   });
 
   aedes.on('subscribe', (subscriptions, client) => {
@@ -171,6 +265,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
   const maxPacketBytes = MAX_MQTT_PACKET_BYTES;
   function handle(stream: Connection, request?: IncomingMessage): Client {
     const client = aedes.handle(stream, request);
+    flow.attach(client, stream);
     capPacketSize(client, maxPacketBytes, (length) => {
       metrics.refused.inc({ what: 'oversized_packet' });
       log.warn({ clientId: client.id, deviceId: deviceOf.get(client), length }, 'packet over the size limit; disconnecting');
@@ -187,26 +282,59 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     );
   }
 
+  /** Marks the command sent, then publishes it; throws (nothing published) when the database fails. */
   function sendOne(command: Command): void {
-    const message = CommandMessage.parse({
+    const parsed = CommandMessage.safeParse({
       id: command.id,
       type: command.type,
       params: command.params,
       issuedAt: command.createdAt,
       expiresAt: command.expiresAt,
     });
+    if (!parsed.success) {
+      // Not a database failure: retrying would not help, and it must not hold back the commands after it.
+      log.error(
+        { commandId: command.id, issue: parsed.error.issues[0]?.message },
+        'a stored command is not a valid message; not sent',
+      );
+      return;
+    }
+    const message = parsed.data;
     markCommandSent(db, command.id, Date.now());
     publish(topics.commands(command.deviceId), message);
+  }
+
+  /** Devices listening for commands whose delivery failed on a database error; tried again every COMMAND_RETRY_MS. */
+  const retryDelivery = new Set<string>();
+  let retryTimer: NodeJS.Timeout | null = null;
+  function deliveryFailed(deviceId: string, error: unknown): void {
+    dbFailed('deliver_commands', error, { deviceId });
+    retryDelivery.add(deviceId);
+    if (!retryTimer) {
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        for (const id of [...retryDelivery]) {
+          retryDelivery.delete(id);
+          if (listeningForCommands.has(id)) deliverPending(id);
+        }
+      }, COMMAND_RETRY_MS);
+      retryTimer.unref();
+    }
   }
 
   /**
    * Sends every command the device has not acknowledged yet and that was not already sent on this
    * connection (a restored persistent session and the agent's own re-SUBSCRIBE both lead here).
+   * On a database error the rest stay queued and are tried again.
    */
   function deliverPending(deviceId: string): void {
-    const since = connectedSince.get(deviceId) ?? 0;
-    for (const command of undeliveredCommands(db, deviceId, Date.now())) {
-      if (command.sentAt === null || command.sentAt < since) sendOne(command);
+    try {
+      const since = connectedSince.get(deviceId) ?? 0;
+      for (const command of undeliveredCommands(db, deviceId, Date.now())) {
+        if (command.sentAt === null || command.sentAt < since) sendOne(command);
+      }
+    } catch (error) {
+      deliveryFailed(deviceId, error);
     }
   }
 
@@ -227,8 +355,16 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
     connectedDevices: () => connections.size,
     isConnected: (deviceId: string) => connections.has(deviceId),
 
+    /** Throws when the database fails (the HTTP layer answers with an error); the device stays connected then. */
     revokeDevice(deviceId: string): boolean {
-      if (!decommissionDevice(db, deviceId)) return false;
+      let revoked: boolean;
+      try {
+        revoked = decommissionDevice(db, deviceId);
+      } catch (error) {
+        dbFailed('revoke', error, { deviceId });
+        throw error;
+      }
+      if (!revoked) return false;
       for (const client of connections.get(deviceId) ?? []) client.close();
       log.info({ deviceId }, 'device revoked and disconnected');
       return true;
@@ -238,12 +374,20 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
       if (connections.has(deviceId)) publish(topics.manifest(deviceId), ManifestNotice.parse({ seq }));
     },
 
-    /** Publishes a command now if the device listens for commands; otherwise it waits in the outbox. */
+    /** Publishes a command now if the device listens for commands; otherwise (or if the database fails) it waits in the outbox. */
     deliverIfListening(command: Command): void {
-      if (listeningForCommands.has(command.deviceId)) sendOne(command);
+      if (!listeningForCommands.has(command.deviceId)) return;
+      try {
+        sendOne(command);
+      } catch (error) {
+        deliveryFailed(command.deviceId, error);
+      }
     },
 
     async close(): Promise<void> {
+      flow.close();
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       if (tcp) {
         const server = tcp;

@@ -6,7 +6,7 @@ import { parseDuration } from '../config.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
 import type { RouteDeps } from '../http/route-deps.js';
-import { jsonBody, queryParams } from '../http/validate.js';
+import { json, query } from '../http/validate.js';
 import { getDevice } from '../registry/devices-repo.js';
 import { getCommand, listCommands } from './commands-repo.js';
 
@@ -18,9 +18,9 @@ export function commandRoutes(deps: RouteDeps): Hono<AppEnv> {
   const { db, auth, audit, fleet } = deps;
   const app = new Hono<AppEnv>();
 
-  app.post('/devices/:id/commands', auth.requireRole('department', 'technician'), async (c) => {
+  app.post('/devices/:id/commands', auth.requireRole('department', 'technician'), query(TtlQuery), json(CommandRequest), (c) => {
     const deviceId = c.req.param('id');
-    const { ttl } = queryParams(c, TtlQuery);
+    const { ttl } = c.req.valid('query');
     let ttlMs: number;
     try {
       ttlMs = parseDuration(ttl);
@@ -28,7 +28,7 @@ export function commandRoutes(deps: RouteDeps): Hono<AppEnv> {
       throw new BadRequestError((error as Error).message, 'invalid_query');
     }
     if (ttlMs <= 0 || ttlMs > MAX_TTL_MS) throw new BadRequestError('ttl must be between 1 ms and 30 d', 'invalid_query');
-    const request = await jsonBody(c, CommandRequest);
+    const request = c.req.valid('json');
     const device = getDevice(db, deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId}`);
     if (device.status === 'decommissioned') throw new ConflictError(`device ${deviceId} is decommissioned`);
@@ -43,10 +43,10 @@ export function commandRoutes(deps: RouteDeps): Hono<AppEnv> {
     return c.json({ command: getCommand(db, id) }, 201);
   });
 
-  app.get('/devices/:id/commands', auth.requireRole('department', 'technician'), (c) => {
+  app.get('/devices/:id/commands', auth.requireRole('department', 'technician'), query(ListQuery), (c) => {
     const deviceId = c.req.param('id');
     if (!getDevice(db, deviceId)) throw new NotFoundError(`device ${deviceId}`);
-    return c.json({ commands: listCommands(db, deviceId, queryParams(c, ListQuery).limit) });
+    return c.json({ commands: listCommands(db, deviceId, c.req.valid('query').limit) });
   });
 
   return app;

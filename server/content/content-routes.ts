@@ -6,10 +6,12 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { Day, Id } from '../../protocol/index.js';
+import { DomainError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
-import { jsonBody } from '../http/validate.js';
-import { badRequest, ContentError, forbidden, notFound, tooLarge, typeMismatch } from './errors.js';
-import { type ContentAuth, parse } from './http-support.js';
+import { bodyLimit, streamedBodyLimit } from '../http/body-limit.js';
+import { json, parseInput as parse, query } from '../http/validate.js';
+import { badRequest, forbidden, notFound, tooLarge, typeMismatch } from './errors.js';
+import type { ContentAuth } from './http-support.js';
 import { getFile, getItem, getItemRow, listItems, listTopics } from './library-repo.js';
 import { CreateItem, Lang, ListQuery, TranslationInput, UpdateItem } from './library-schemas.js';
 import { declaredMatches } from './mime.js';
@@ -19,6 +21,12 @@ import { deviceSync, itemStats } from './stats-repo.js';
 
 const RESERVED_IDS = new Set(['topics', 'files']);
 const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+const RejectBody = z.object({ reason: z.string().min(1).max(2000) });
+const StatsQuery = z.object({ from: Day.optional(), to: Day.optional() });
+/** An item's fields with up to 500 targets. */
+const ITEM_BODY_LIMIT_BYTES = 256 * 1024;
+/** A translation's text: a body of up to LIMITS.maxBodyChars characters, JSON-escaped at worst 6 bytes each. */
+const TRANSLATION_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 export function createContentRoutes(deps: ContentServices & { auth: ContentAuth }): Hono<AppEnv> {
   const { db, store, workflow, distribution, auth } = deps;
@@ -34,10 +42,10 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
 
   app.get('/api/v1/content/topics', read, (c) => c.json({ topics: listTopics(db) }));
 
-  app.get('/api/v1/content', read, (c) => c.json(listItems(db, parse(ListQuery, c.req.query()))));
+  app.get('/api/v1/content', read, query(ListQuery), (c) => c.json(listItems(db, c.req.valid('query'))));
 
-  app.post('/api/v1/content', edit, async (c) => {
-    const input = await jsonBody(c, CreateItem);
+  app.post('/api/v1/content', edit, bodyLimit(ITEM_BODY_LIMIT_BYTES), json(CreateItem), (c) => {
+    const input = c.req.valid('json');
     if (input.id && RESERVED_IDS.has(input.id)) throw badRequest(`${input.id} is reserved`);
     const id = workflow.create(c.var.user, input);
     return c.json(getItem(db, id), 201);
@@ -51,18 +59,24 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
 
   app.get('/api/v1/content/:id', read, (c) => c.json(getItem(db, itemId(c.req.param('id')))));
 
-  app.patch('/api/v1/content/:id', edit, async (c) => {
+  app.patch('/api/v1/content/:id', edit, bodyLimit(ITEM_BODY_LIMIT_BYTES), json(UpdateItem), (c) => {
     const id = itemId(c.req.param('id'));
-    workflow.update(c.var.user, id, await jsonBody(c, UpdateItem));
+    workflow.update(c.var.user, id, c.req.valid('json'));
     return c.json(getItem(db, id));
   });
 
-  app.put('/api/v1/content/:id/translations/:lang', edit, async (c) => {
-    const id = itemId(c.req.param('id'));
-    const lang = parse(Lang, c.req.param('lang'));
-    workflow.putTranslation(c.var.user, id, lang, await jsonBody(c, TranslationInput));
-    return c.json(getItem(db, id));
-  });
+  app.put(
+    '/api/v1/content/:id/translations/:lang',
+    edit,
+    bodyLimit(TRANSLATION_BODY_LIMIT_BYTES),
+    json(TranslationInput),
+    (c) => {
+      const id = itemId(c.req.param('id'));
+      const lang = parse(Lang, c.req.param('lang'));
+      workflow.putTranslation(c.var.user, id, lang, c.req.valid('json'));
+      return c.json(getItem(db, id));
+    },
+  );
 
   app.delete('/api/v1/content/:id/translations/:lang', edit, (c) => {
     const id = itemId(c.req.param('id'));
@@ -71,12 +85,12 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
   });
 
   // The body is the file itself, streamed to disk: multipart would have to be parsed (and, with Hono's
-  // parseBody, buffered in memory) for no gain.
-  app.put('/api/v1/content/:id/translations/:lang/file', edit, async (c) => {
+  // parseBody, buffered in memory) for no gain. A declared length over the limit is refused before the
+  // first byte; the store counts the bytes it streams and stops at the limit.
+  const uploadLimit = streamedBodyLimit(deps.maxUploadBytes, tooLarge);
+  app.put('/api/v1/content/:id/translations/:lang/file', edit, uploadLimit, async (c) => {
     const id = itemId(c.req.param('id'));
     const lang = parse(Lang, c.req.param('lang'));
-    const declaredLength = Number(c.req.header('content-length') ?? Number.NaN);
-    if (declaredLength > deps.maxUploadBytes) throw tooLarge(deps.maxUploadBytes);
     const item = workflow.checkFileTarget(id, lang);
     // Under @hono/node-server the Node request itself is the cheapest stream (no web-stream round trip);
     // elsewhere the standard body stream does the same job.
@@ -94,9 +108,9 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
       })
       .catch((error: unknown) => {
         // A client that went away is not a server fault: nothing was stored, say so and move on.
-        if (error instanceof ContentError) throw error;
+        if (error instanceof DomainError) throw error;
         if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || c.req.raw.signal.aborted) {
-          throw new ContentError(400, 'upload_aborted', 'the upload was cut off before its end; nothing was stored');
+          throw new DomainError(400, 'upload_aborted', 'the upload was cut off before its end; nothing was stored');
         }
         throw error;
       });
@@ -116,9 +130,9 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
     return c.json(getItem(db, id));
   });
 
-  app.post('/api/v1/content/:id/reject', review, async (c) => {
+  app.post('/api/v1/content/:id/reject', review, json(RejectBody), (c) => {
     const id = itemId(c.req.param('id'));
-    const { reason } = await jsonBody(c, z.object({ reason: z.string().min(1).max(2000) }));
+    const { reason } = c.req.valid('json');
     workflow.reject(c.var.user, id, reason);
     return c.json(getItem(db, id));
   });
@@ -137,10 +151,9 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
     return c.json({ item: getItem(db, id), notified });
   });
 
-  app.get('/api/v1/content/:id/stats', read, (c) => {
+  app.get('/api/v1/content/:id/stats', read, query(StatsQuery), (c) => {
     const id = itemId(c.req.param('id'));
-    const range = parse(z.object({ from: Day.optional(), to: Day.optional() }), c.req.query());
-    return c.json({ itemId: id, days: itemStats(db, id, range) });
+    return c.json({ itemId: id, days: itemStats(db, id, c.req.valid('query')) });
   });
 
   app.get('/api/v1/devices/:id/manifest', auth.requireDevice(), (c) => {

@@ -10,6 +10,7 @@ import {
   canonicalJson,
   type Manifest,
   type ManifestItem,
+  type SignedKeysDocument,
   type SignedManifest,
   type SigningKeys,
   signManifest,
@@ -42,12 +43,20 @@ export interface IssuedManifest {
 
 export function createDistribution(deps: {
   db: Database;
-  keys: Pick<SigningKeys, 'privateKey' | 'keyId'>;
+  /** A fixed signing key (tests), or the keyring's signer: the key in force and the keys document carried along. */
+  keys?: Pick<SigningKeys, 'privateKey' | 'keyId'>;
+  signer?: () => { keys: Pick<SigningKeys, 'privateKey' | 'keyId'>; document: SignedKeysDocument | null };
   notifyManifest: (deviceId: string, seq: number) => void;
   now?: () => number;
   lifetimeMs?: number;
 }) {
-  const { db, keys } = deps;
+  const { db } = deps;
+  const signer =
+    deps.signer ??
+    (() => {
+      if (!deps.keys) throw new TypeError('createDistribution needs keys or a signer');
+      return { keys: deps.keys, document: null };
+    });
   const now = deps.now ?? Date.now;
   const lifetime = deps.lifetimeMs ?? MANIFEST_LIFETIME_MS;
 
@@ -235,9 +244,10 @@ export function createDistribution(deps: {
       expiresAt: new Date(state.issuedAt + lifetime).toISOString(),
       items: state.items,
     };
-    // Everything the signed bytes depend on: same tag ⇔ same manifest.
-    const etag = `"${state.seq}-${state.issuedAt}-${state.hash.slice(0, 24)}-${keys.keyId.replace(/[^0-9a-f]/g, '')}"`;
-    return { signed: signManifest(manifest, keys), etag, changed: state.changed };
+    const { keys, document } = signer();
+    // Everything the response depends on: same tag ⇔ same manifest, key and keys document.
+    const etag = `"${state.seq}-${state.issuedAt}-${state.hash.slice(0, 24)}-${keys.keyId.replace(/[^0-9a-f]/g, '')}-${document?.document.version ?? 0}"`;
+    return { signed: signManifest(manifest, keys, document ?? undefined), etag, changed: state.changed };
   }
 
   /** Whether the file is in the device's current manifest (refreshed when the stored one does not list it). */
@@ -277,7 +287,22 @@ export function createDistribution(deps: {
     return notified;
   }
 
-  return { issue, mayFetch, contentChanged };
+  /**
+   * After a new keys document (rotation): every device that holds a manifest is told to fetch again, so the
+   * connected ones move to the new key (and refuse the retired one) now rather than at their nightly sync.
+   */
+  function keysChanged(): number {
+    const rows = db
+      .prepare(
+        `SELECT m.device_id AS deviceId, m.seq FROM device_manifests m JOIN devices d ON d.id = m.device_id
+         WHERE d.status <> 'decommissioned'`,
+      )
+      .all() as Array<{ deviceId: string; seq: number }>;
+    for (const row of rows) deps.notifyManifest(row.deviceId, row.seq);
+    return rows.length;
+  }
+
+  return { issue, mayFetch, contentChanged, keysChanged };
 }
 
 export type Distribution = ReturnType<typeof createDistribution>;

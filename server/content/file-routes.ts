@@ -2,8 +2,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/app-env.js';
+import { parseInput as parse } from '../http/validate.js';
 import { forbidden, notFound } from './errors.js';
-import { type ContentAuth, parse } from './http-support.js';
+import type { ContentAuth } from './http-support.js';
 import { getFile } from './library-repo.js';
 import { fileResponse } from './serve-file.js';
 import type { ContentServices } from './services.js';

@@ -6,12 +6,15 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
+import { DomainError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
+import { bodyLimit } from '../http/body-limit.js';
+import { json, query } from '../http/validate.js';
 import { communeList, communeRows, communeRowsOf } from './communes.js';
 import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
 import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
-import { CoverageInputError, type CoverageOptions, checkAsOf, computeCoverage, earliestInstantAsked } from './engine.js';
-import { InvalidPlanError, type Plan, summarizePlan } from './plan.js';
+import { type CoverageOptions, checkAsOf, computeCoverage, earliestInstantAsked } from './engine.js';
+import { type Plan, summarizePlan } from './plan.js';
 import { coverageCsv } from './report-csv.js';
 import { coverageXlsx } from './report-xlsx.js';
 import { computeTrend } from './trend.js';
@@ -34,27 +37,10 @@ export interface CoverageRouteDeps {
 const READ_ROLES: Role[] = ['department', 'editor', 'approver', 'technician'];
 const WRITE_ROLES: Role[] = ['department'];
 
-class CoverageHttpError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 422,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The coverage module's errors as `{error: {code, message}}`; anything else goes on to the server's handler. */
-function toHttpError(error: Error): CoverageHttpError | null {
-  if (error instanceof CoverageHttpError) return error;
-  if (error instanceof CoverageInputError) {
-    const status = error.code === 'unknown_site' || error.code === 'site_parent_abolished' ? 422 : 400;
-    return new CoverageHttpError(status, error.code, error.message);
-  }
-  if (error instanceof InvalidPlanError)
-    return new CoverageHttpError(error.code === 'invalid_plan' ? 400 : 422, error.code, error.message);
-  return null;
-}
+/** A plan document: its 10 000-site scopes at most, with room to spare (the seed plan is 2 KiB). */
+const PLAN_BODY_LIMIT_BYTES = 1024 * 1024;
+/** `savePlan` checks the document itself (InvalidPlanError names every problem with its path). */
+const PlanDocument = z.unknown();
 
 const CoverageQuery = z.object({ asOf: z.string().optional() });
 /** The dashboard shows the communes table a page at a time; `all=1` answers every commune (reports use their own path). */
@@ -72,18 +58,6 @@ const TrendQuery = z.object({
 });
 const ReportQuery = z.object({ plan: z.string().optional(), asOf: z.string().optional() });
 
-function query<S extends z.ZodType>(schema: S, values: Record<string, string>): z.infer<S> {
-  const parsed = schema.safeParse(values);
-  if (!parsed.success) {
-    throw new CoverageHttpError(
-      400,
-      'invalid_query',
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-    );
-  }
-  return parsed.data;
-}
-
 export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
   const { db } = deps;
   const now = deps.now ?? Date.now;
@@ -94,7 +68,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
 
   function loadPlan(id: string): Plan {
     const plan = getPlan(db, id);
-    if (!plan) throw new CoverageHttpError(404, 'unknown_plan', `no plan "${id}"; GET /api/v1/plans lists the loaded plans`);
+    if (!plan) throw new DomainError(404, 'unknown_plan', `no plan "${id}"; GET /api/v1/plans lists the loaded plans`);
     return plan;
   }
 
@@ -103,7 +77,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     const plans = listPlans(db);
     if (plans.length === 1) return loadPlan((plans[0] as { id: string }).id);
     if (deps.defaultPlanId && plans.some((p) => p.id === deps.defaultPlanId)) return loadPlan(deps.defaultPlanId);
-    throw new CoverageHttpError(
+    throw new DomainError(
       400,
       'plan_required',
       `name the plan: ?plan=<id> (loaded: ${plans.map((p) => p.id).join(', ') || 'none'})`,
@@ -126,22 +100,11 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
   const fileName = (plan: Plan, asOf: string, ext: string) => `coverage-${plan.id}-${asOf}.${ext}`;
 
   const app = new Hono<AppEnv>();
-  app.onError((error, c) => {
-    const mapped = toHttpError(error);
-    if (!mapped) throw error;
-    return c.json({ error: { code: mapped.code, message: mapped.message } }, mapped.status);
-  });
 
   app.get('/plans', readers, (c) => c.json({ plans: listPlans(db) }));
 
-  app.post('/plans', deps.requireRole(...WRITE_ROLES), async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new CoverageHttpError(400, 'invalid_json', 'the body must be a plan as JSON');
-    }
-    const { plan, replaced } = savePlan(db, body, now());
+  app.post('/plans', deps.requireRole(...WRITE_ROLES), bodyLimit(PLAN_BODY_LIMIT_BYTES), json(PlanDocument), (c) => {
+    const { plan, replaced } = savePlan(db, c.req.valid('json'), now());
     deps.audit?.({ actor: c.var.user.username, action: replaced ? 'plan.replace' : 'plan.load', target: plan.id });
     return c.json(
       { plan: { id: plan.id, document: plan.document, targets: plan.targets.length }, replaced },
@@ -151,25 +114,25 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
 
   app.get('/plans/:id', readers, (c) => c.json({ plan: loadPlan(c.req.param('id')) }));
 
-  app.get('/plans/:id/coverage', readers, (c) => {
+  app.get('/plans/:id/coverage', readers, query(CoverageQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
-    const { asOf = dayOf(opts.now, utcOffsetMinutes) } = query(CoverageQuery, c.req.query());
+    const { asOf = dayOf(opts.now, utcOffsetMinutes) } = c.req.valid('query');
     const windows = readSiteWindows(db, earliestInstantAsked(plan, asOf, opts));
     return c.json(computeCoverage({ plan, sites: readSites(), windows }, asOf, opts));
   });
 
-  app.get('/plans/:id/trend', readers, (c) => {
+  app.get('/plans/:id/trend', readers, query(TrendQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
-    const q = query(TrendQuery, c.req.query());
+    const q = c.req.valid('query');
     return c.json(computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()));
   });
 
   // The page is chosen from the site registry alone (in memory), then only its sites' devices are read.
-  app.get('/plans/:id/communes', readers, (c) => {
+  app.get('/plans/:id/communes', readers, query(CommunesQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
-    const q = query(CommunesQuery, c.req.query());
+    const q = c.req.valid('query');
     const asOf = q.asOf ?? dayOf(opts.now, utcOffsetMinutes);
     checkAsOf(asOf, plan, opts);
     const entries = communeList(plan, readSites(), asOf);
@@ -185,16 +148,16 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     });
   });
 
-  app.get('/reports/coverage.csv', readers, (c) => {
-    const q = query(ReportQuery, c.req.query());
+  app.get('/reports/coverage.csv', readers, query(ReportQuery), (c) => {
+    const q = c.req.valid('query');
     const r = report(reportPlan(q.plan), q.asOf);
     c.header('Content-Type', 'text/csv; charset=utf-8');
     c.header('Content-Disposition', `attachment; filename="${fileName(r.plan, r.coverage.asOf, 'csv')}"`);
     return c.body(coverageCsv(r));
   });
 
-  app.get('/reports/coverage.xlsx', readers, async (c) => {
-    const q = query(ReportQuery, c.req.query());
+  app.get('/reports/coverage.xlsx', readers, query(ReportQuery), async (c) => {
+    const q = c.req.valid('query');
     const r = report(reportPlan(q.plan), q.asOf);
     const body = await coverageXlsx(r);
     c.header('Content-Type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');

@@ -3,6 +3,7 @@
  * the caller passes the sites, the devices, the plan, the day and "now".
  */
 import type { DeviceStatus, SiteKind } from '../../protocol/index.js';
+import { DomainError } from '../errors.js';
 import { dayEnd, dayOf, isDay } from './days.js';
 import { type Plan, type PlanSummary, summarizePlan, type Target } from './plan.js';
 
@@ -59,13 +60,14 @@ export interface PlanCoverage {
 }
 
 /** A bad question (a malformed or out-of-range date, a plan naming a vanished site): the caller's 4xx. */
-export class CoverageInputError extends Error {
+/** A question the engine cannot answer: 422 when the registry does not fit the plan, 400 for a bad day. */
+export class CoverageInputError extends DomainError {
   override readonly name = 'CoverageInputError';
   constructor(
-    readonly code: 'invalid_as_of' | 'as_of_before_plan' | 'as_of_in_future' | 'unknown_site' | 'site_parent_abolished',
+    override readonly code: 'invalid_as_of' | 'as_of_before_plan' | 'as_of_in_future' | 'unknown_site' | 'site_parent_abolished',
     message: string,
   ) {
-    super(message);
+    super(code === 'unknown_site' || code === 'site_parent_abolished' ? 422 : 400, code, message);
   }
 }
 

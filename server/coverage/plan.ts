@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { Day, Id, ShortText, SiteKind } from '../../protocol/index.js';
+import { DomainError } from '../errors.js';
 
 export const TargetScope = z.union(
   [z.strictObject({ kind: SiteKind, border: z.boolean().optional() }), z.strictObject({ sites: z.array(Id).min(1).max(10_000) })],
@@ -67,13 +68,14 @@ export function summarizePlan(plan: Plan): PlanSummary {
 }
 
 /** Thrown when a plan's JSON is malformed or names what does not exist. */
-export class InvalidPlanError extends Error {
+/** 400 for a malformed plan, 422 for one that does not fit the site registry. */
+export class InvalidPlanError extends DomainError {
   override readonly name = 'InvalidPlanError';
   constructor(
     message: string,
-    readonly code: 'invalid_plan' | 'unknown_site' | 'site_parent_abolished' = 'invalid_plan',
+    override readonly code: 'invalid_plan' | 'unknown_site' | 'site_parent_abolished' = 'invalid_plan',
   ) {
-    super(message);
+    super(code === 'invalid_plan' ? 400 : 422, code, message);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { AlertSourceRow, DashboardRepo } from './dashboard-repo.js';
 
-export const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures'] as const;
+export const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures', 'manifest_expired'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 const DAY_MS = 86_400_000;
@@ -17,6 +17,8 @@ const SEVERITY: Record<AlertType, 'critical' | 'warning'> = {
   not_synced: 'warning',
   clock_skew: 'warning',
   download_failures: 'critical',
+  // The kiosk refused an expired manifest (DESIGN §7 freeze): it keeps old content until the server renews it.
+  manifest_expired: 'critical',
 };
 
 export interface Alert {

@@ -7,7 +7,8 @@ import { type Env, Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
+import { query } from '../http/validate.js';
 import { ALERT_TYPES, currentAlerts } from './alerts.js';
 import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
 import { createStaticFiles } from './static-files.js';
@@ -51,14 +52,6 @@ const AlertQuery = z.object({
   ...Paging,
 });
 
-function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.infer<T> {
-  const parsed = schema.safeParse(query);
-  if (!parsed.success) {
-    throw new BadRequestError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 'invalid_query');
-  }
-  return parsed.data;
-}
-
 export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Hono<E> {
   const repo = createDashboardRepo(deps.db);
   const files = createStaticFiles(deps.dashboardPublicDir);
@@ -84,8 +77,8 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
     return c.body(new Uint8Array(file.body), 200, { 'content-type': file.type, 'cache-control': 'no-cache' });
   });
 
-  app.get('/api/v1/dashboard/sites', canRead, (c) => {
-    const q = parseQuery(SiteQuery, c.req.query());
+  app.get('/api/v1/dashboard/sites', canRead, query(SiteQuery), (c) => {
+    const q = c.req.valid('query');
     const page = repo.sitePage({
       q: q.q ?? null,
       districtId: q.district ?? null,
@@ -113,15 +106,15 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
   });
 
   // Device events (clock skew, disk full, …): stored by ingest, read by no other module's API.
-  app.get('/api/v1/dashboard/devices/:id/events', canRead, (c) => {
-    const q = parseQuery(EventQuery, c.req.query());
+  app.get('/api/v1/dashboard/devices/:id/events', canRead, query(EventQuery), (c) => {
+    const q = c.req.valid('query');
     const events = repo.deviceEvents(c.req.param('id'), q.before ?? null, q.limit);
     if (!events) throw new NotFoundError(`device ${c.req.param('id')}`);
     return c.json({ events });
   });
 
-  app.get('/api/v1/alerts', canRead, (c) => {
-    const q = parseQuery(AlertQuery, c.req.query());
+  app.get('/api/v1/alerts', canRead, query(AlertQuery), (c) => {
+    const q = c.req.valid('query');
     const all = currentAlerts(repo, now(), offlineAfterMs);
     const counts = Object.fromEntries(ALERT_TYPES.map((type) => [type, all.filter((a) => a.type === type).length]));
     const matching = q.type ? all.filter((a) => a.type === q.type) : all;

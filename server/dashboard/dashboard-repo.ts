@@ -204,7 +204,7 @@ function toSiteRow(r: RawSiteRow): SiteRowOut {
 
 /** Raw material of alerts: one row per device with something wrong, with its site's names. */
 export interface AlertSourceRow {
-  kind: 'offline' | 'disk' | 'not_synced' | 'clock_skew' | 'download_failures';
+  kind: 'offline' | 'disk' | 'not_synced' | 'clock_skew' | 'download_failures' | 'manifest_expired';
   deviceId: string;
   siteId: string | null;
   siteName: string | null;
@@ -251,15 +251,20 @@ export function createDashboardRepo(db: Database) {
       ${DISTRICT_NAME} AS districtName, dv.last_seen AS since, NULL AS value, NULL AS detail
     FROM devices dv ${SITE_NAMES}
     WHERE dv.status = 'active' AND dv.last_seen IS NOT NULL AND dv.last_seen < @onlineSince`);
-  // The newest sample per device through the (device_id, seq) key; then when the current streak over the
-  // threshold began: the first sample above it after the last one at or below it.
+  // The newest sample per device through the (device_id, series, seq) key (a kiosk whose seq restarted has a
+  // newer series); then when the current streak over the threshold began: the first sample above it after
+  // the last one at or below it, or the first of all when none was at or below it.
   const disk = db.prepare(`
     SELECT 'disk' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
       ${DISTRICT_NAME} AS districtName, h.disk_used AS value, NULL AS detail,
-      (SELECT min(h2.received_ts) FROM health h2 WHERE h2.device_id = dv.id AND h2.seq > coalesce(
-        (SELECT max(h3.seq) FROM health h3 WHERE h3.device_id = dv.id AND h3.disk_used <= @diskLimit), -1)) AS since
+      coalesce(
+        (SELECT min(h2.received_ts) FROM health h2 WHERE h2.device_id = dv.id AND (h2.series, h2.seq) >
+          (SELECT h3.series, h3.seq FROM health h3 WHERE h3.device_id = dv.id AND h3.disk_used <= @diskLimit
+           ORDER BY h3.series DESC, h3.seq DESC LIMIT 1)),
+        (SELECT min(h4.received_ts) FROM health h4 WHERE h4.device_id = dv.id)) AS since
     FROM devices dv
-      JOIN health h ON h.device_id = dv.id AND h.seq = (SELECT max(seq) FROM health WHERE device_id = dv.id)
+      JOIN health h ON h.device_id = dv.id AND (h.series, h.seq) =
+        (SELECT series, seq FROM health WHERE device_id = dv.id ORDER BY series DESC, seq DESC LIMIT 1)
       ${SITE_NAMES}
     WHERE dv.status = 'active' AND h.disk_used > @diskLimit`);
   const notSynced = db.prepare(`
@@ -284,6 +289,12 @@ export function createDashboardRepo(db: Database) {
       ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.failures AS value, ds.error AS detail
     FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
     WHERE dv.status = 'active' AND ds.failures >= @failureLimit`);
+  // The device's last sync report says it refused an expired manifest (DESIGN §7); clears with the next applied one.
+  const manifestExpired = db.prepare(`
+    SELECT 'manifest_expired' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
+      ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.manifest_seq AS value, ds.error AS detail
+    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
+    WHERE dv.status = 'active' AND ds.state = 'failed' AND substr(ds.error, 1, 27) = 'rejected: manifest_expired:'`);
 
   /** Counts the devices of one page of sites (a few index lookups) and derives each site's state. */
   function withFigures(named: NamedSiteRow[], onlineSince: number, scope: 'these' | 'all' = 'these'): SiteRowOut[] {
@@ -399,6 +410,7 @@ export function createDashboardRepo(db: Database) {
         ...(notSynced.all({ syncBefore: p.syncBefore }) as AlertSourceRow[]),
         ...(clockSkew.all({ eventsSince: p.eventsSince }) as AlertSourceRow[]),
         ...(downloadFailures.all({ failureLimit: p.failureLimit }) as AlertSourceRow[]),
+        ...(manifestExpired.all() as AlertSourceRow[]),
       ];
     },
   };

@@ -24,7 +24,8 @@ describe('openDatabase', () => {
     const db = openDatabase(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(db.pragma('synchronous', { simple: true })).toBe(1);
+    // FULL (2): a commit is on disk before it returns, as the PUBACK promises (DESIGN §5).
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
     const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
     expect(versions).toEqual(readMigrations().map((m) => m.version));
     db.close();

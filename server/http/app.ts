@@ -1,13 +1,15 @@
 /**
- * The HTTP app: route modules mounted from `routes.ts`, and the one place errors become responses
- * (`{error: {code, message}}`, never a stack trace).
+ * The HTTP app: route modules mounted from `routes.ts`, the edge every request passes first (cross-origin
+ * writes refused, body size limited), and the one place errors become responses (`{error: {code, message}}`,
+ * never a stack trace).
  */
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { DomainError } from '../errors.js';
 import type { AppEnv } from './app-env.js';
+import { DEFAULT_BODY_LIMIT_BYTES, defaultBodyLimit } from './body-limit.js';
+import { sameOriginWrites } from './same-origin.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface RouteModule {
@@ -16,35 +18,55 @@ export interface RouteModule {
   app: Hono<AppEnv>;
 }
 
-/**
- * Modules may keep their own error classes: any error carrying a 4xx `status` and a string `code` is a
- * domain error and is answered as such (everything else is a 500 without details).
- */
-function isDomainLike(error: unknown): error is Error & { status: number; code: string } {
-  const e = error as { status?: unknown; code?: unknown };
-  return (
-    error instanceof Error && typeof e.status === 'number' && e.status >= 400 && e.status < 500 && typeof e.code === 'string'
-  );
+export interface HttpAppOptions {
+  /** PUBLIC_URL: its origin is this server too when a browser's `Origin` is checked (a proxy may rewrite `Host`). */
+  publicUrl?: string | undefined;
+  /** Send Strict-Transport-Security on HTTPS responses (off when plaintext HTTP is served beyond loopback). */
+  hsts?: boolean;
+  /** The body limit of every route that declares none (`body-limit.ts`). */
+  defaultBodyLimitBytes?: number;
 }
 
-export function buildHttpApp(modules: RouteModule[], log: Logger): Hono<AppEnv> {
+/** Codes for the refusals Hono's own middleware raises as HTTPException. */
+const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function clientWentAway(error: Error, request: Request): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return request.signal.aborted || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || error.message === 'aborted';
+}
+
+export function buildHttpApp(modules: RouteModule[], log: Logger, options: HttpAppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use(securityHeaders());
+  app.use(securityHeaders({ hsts: options.hsts ?? false }));
+  app.use('*', sameOriginWrites(options.publicUrl ? [options.publicUrl] : []));
+  app.use('*', defaultBodyLimit(options.defaultBodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES));
   for (const module of modules) app.route(module.path, module.app);
 
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
+  // Headers set on c before the throw (WWW-Authenticate, Retry-After, Connection: close) are kept.
   app.onError((error, c) => {
-    if (error instanceof DomainError || isDomainLike(error)) {
-      return c.json({ error: { code: error.code, message: error.message } }, error.status as ContentfulStatusCode);
+    if (error instanceof DomainError) {
+      return c.json({ error: { code: error.code, message: error.message } }, error.status);
     }
     if (error instanceof HTTPException) {
-      // Headers a middleware set (WWW-Authenticate, Retry-After) are kept on c.
       const status = error.status;
       return c.json(
-        { error: { code: status === 413 ? 'payload_too_large' : 'http_error', message: error.message || 'request refused' } },
+        { error: { code: HTTP_EXCEPTION_CODES[status] ?? 'http_error', message: error.message || 'request refused' } },
         status,
       );
+    }
+    if (clientWentAway(error, c.req.raw)) {
+      // The client hung up mid-request: nobody reads an answer, and it is not the server's fault.
+      log.debug({ method: c.req.method, path: c.req.path }, 'client went away mid-request');
+      return c.body(null, 499 as never);
     }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'unhandled error in a route');
     return c.json({ error: { code: 'internal', message: 'internal server error' } }, 500);

@@ -111,6 +111,11 @@ export function createServerMetrics() {
       'Device payloads dropped as invalid, by topic kind and reason',
     ),
     refused: registry.counter('fleet_mqtt_refused_total', 'Connections, publishes and subscriptions refused, by what'),
+    throttled: registry.counter(
+      'fleet_mqtt_throttled_total',
+      'Times the broker stopped reading a device that had too many publishes waiting for their commit or PUBACKs',
+    ),
+    dbErrors: registry.counter('fleet_db_errors_total', 'Database operations that failed, by operation and SQLite code'),
     ingestBatchSamples: registry.histogram(
       'fleet_ingest_batch_samples',
       'Health samples per group-commit transaction',

@@ -1,29 +1,27 @@
 /**
  * `GET /api/openapi.json` (DESIGN §6): the API's own description. The list of operations and whether each
  * needs a person (role middleware) or a device (HTTP Basic) are read from the routes the app really
- * registers, so a new route shows up by itself; the roles and body schemas come from the table below
- * (role closures cannot be read back), with bodies generated from the protocol's zod schemas.
+ * registers, so a new route shows up by itself; so are its JSON body and query parameters (the zod schemas
+ * its `json()` / `query()` validators check, `validate.ts`) and its body limit (`body-limit.ts`). The roles
+ * and the summaries come from the table below (role closures cannot be read back).
  * `tests/server-openapi.test.ts` fails when a registered route has no entry here.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
   ApiError,
-  CommandRequest,
   EnrollmentTokensCreated,
-  EnrollmentTokensRequest,
-  EnrollRequest,
   EnrollResponse,
   ImportReport,
   PairingClaimed,
-  PairingClaimRequest,
   PairingPoll,
-  PairingRequest,
   PairingStarted,
   SignedManifest,
 } from '../../protocol/index.js';
 import type { RouteModule } from './app.js';
 import type { AppEnv } from './app-env.js';
+import { DEFAULT_BODY_LIMIT_BYTES, declaredBodyLimit } from './body-limit.js';
+import { type ValidatedSchema, validatedSchemaOf } from './validate.js';
 
 /** One route as Hono lists it in `app.routes`. */
 export interface RegisteredRoute {
@@ -37,11 +35,9 @@ interface RouteDoc {
   summary: string;
   /** Roles allowed (`admin` passes every check), `device` (HTTP Basic), `signed-in` (any role) or `anyone`. */
   who: Who;
-  request?: z.ZodType;
   response?: z.ZodType;
 }
 
-const LoginRequest = z.object({ username: z.string(), password: z.string() });
 const LoginResponse = z.object({ user: z.object({ username: z.string(), role: z.string() }) });
 
 const FLEET = ['department', 'technician'] as const;
@@ -58,7 +54,6 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/v1/auth/login': {
     summary: 'sign in; sets the session cookie',
     who: 'anyone',
-    request: LoginRequest,
     response: LoginResponse,
   },
   'POST /api/v1/auth/logout': { summary: 'sign out', who: 'anyone' },
@@ -77,7 +72,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /api/v1/devices/:id': { summary: 'one device with its last sync report', who: FLEET },
   'GET /api/v1/devices/:id/health': { summary: 'health history', who: FLEET },
   'POST /api/v1/devices/:id/revoke': { summary: 'revoke and disconnect', who: ['department'] },
-  'POST /api/v1/devices/:id/commands': { summary: 'queue a command', who: FLEET, request: CommandRequest },
+  'POST /api/v1/devices/:id/commands': { summary: 'queue a command', who: FLEET },
   'GET /api/v1/devices/:id/commands': { summary: 'commands and their states', who: FLEET },
   'GET /api/v1/devices/:id/manifest': { summary: 'the signed manifest (ETag)', who: 'device', response: SignedManifest },
   'GET /api/v1/devices/:id/sync': { summary: "the device's sync reports", who: CONTENT_READ },
@@ -85,13 +80,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/v1/enroll': {
     summary: 'enroll a device with a token',
     who: 'anyone',
-    request: EnrollRequest,
     response: EnrollResponse,
   },
   'POST /api/v1/enrollment-tokens': {
     summary: 'create enrollment tokens (shown once)',
     who: INSTALLERS,
-    request: EnrollmentTokensRequest,
     response: EnrollmentTokensCreated,
   },
   'GET /api/v1/enrollment-tokens': { summary: 'open enrollment tokens', who: INSTALLERS },
@@ -101,14 +94,12 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/v1/pairing': {
     summary: 'a device asks for a pairing code',
     who: 'anyone',
-    request: PairingRequest,
     response: PairingStarted,
   },
   'GET /api/v1/pairing/:pollToken': { summary: 'the device polls its pairing', who: 'anyone', response: PairingPoll },
   'POST /api/v1/pairing/claim': {
     summary: 'a technician claims a pairing code',
     who: INSTALLERS,
-    request: PairingClaimRequest,
     response: PairingClaimed,
   },
   'GET /api/v1/plans': { summary: 'plans', who: COVERAGE_READ },
@@ -134,6 +125,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/v1/content/:id/publish': { summary: 'publish', who: ['approver'] },
   'POST /api/v1/content/:id/retire': { summary: 'retire', who: ['approver'] },
   'GET /api/v1/content/:id/stats': { summary: 'play statistics', who: CONTENT_READ },
+  'GET /api/v1/keys': { summary: 'manifest keys: root, keys document in force, history', who: ['admin'] },
+  'POST /api/v1/keys/rotate': { summary: 'new signing key, the others retired (root on the server)', who: ['admin'] },
+  'POST /api/v1/keys/prepare': { summary: 'new signing key and the next keys document, unsigned (offline root)', who: ['admin'] },
+  'POST /api/v1/keys/publish': { summary: 'put a root-signed keys document in force', who: ['admin'] },
   'GET /files/:sha256': { summary: 'a content file by address (Range, ETag, immutable)', who: 'device' },
   'HEAD /files/:sha256': { summary: 'a content file by address', who: 'device' },
   'GET /': { summary: 'the department dashboard', who: 'anyone' },
@@ -172,6 +167,17 @@ export function operationsOf(routes: readonly RegisteredRoute[]): { method: stri
 }
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+
+/** The query parameters a `query()` validator checks, as OpenAPI parameters. */
+function queryParameters(schema: z.ZodType) {
+  const described = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(described.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: described.required?.includes(name) ?? false,
+    schema: property,
+  }));
+}
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 export function buildOpenApiDocument(routes: readonly RegisteredRoute[]) {
@@ -183,12 +189,21 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[]) {
       .map((r) => authOf(r.handler))
       .find((a) => a !== null);
     const who = doc?.who ?? (auth === 'device' ? 'device' : auth === 'role' ? 'signed-in' : 'anyone');
-    const params = [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
+    const handlers = routes.filter((r) => r.method === method && r.path === path).map((r) => r.handler);
+    const validated = (target: ValidatedSchema['target']) =>
+      handlers.map((h) => validatedSchemaOf(h.__COMPOSED_HANDLER ?? h)).find((v) => v?.target === target)?.schema;
+    const body = validated('json');
+    const queried = validated('query');
+    const bodyLimit = handlers.map(declaredBodyLimit).find((limit) => limit !== undefined) ?? DEFAULT_BODY_LIMIT_BYTES;
+    const params = [
+      ...[...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      ...(queried ? queryParameters(queried) : []),
+    ];
     const operation: Record<string, unknown> = {
       summary: doc?.summary ?? '(not described yet)',
       'x-roles': typeof who === 'string' ? who : [...who],
@@ -196,9 +211,8 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[]) {
       ...(auth === 'device' ? { security: [{ device: [] }] } : {}),
       ...(doc ? {} : { 'x-undescribed': true }),
       ...(params.length ? { parameters: params } : {}),
-      ...(doc?.request
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(doc.request) } } } }
-        : {}),
+      ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(body) } } } } : {}),
+      ...(method === 'GET' || method === 'HEAD' ? {} : { 'x-max-body-bytes': bodyLimit }),
       responses: {
         '200': {
           description: 'success',

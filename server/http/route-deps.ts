@@ -25,8 +25,11 @@ export interface FleetControl {
 export interface ServerUrls {
   /** HTTP base URL handed to devices and tools (PUBLIC_URL, or derived from the HTTP address). */
   publicUrl: string;
-  /** MQTT over TCP URL handed to devices. */
+  /** MQTT URL handed to devices (mqtts:// when PUBLIC_URL is https). */
   mqttUrl: string;
+  /** The CA devices pin (PEM) and its SHA-256 fingerprint, handed out at enrollment; null = none to pin. */
+  caPem?: string | null;
+  caFingerprint?: string | null;
 }
 
 export interface RouteDeps {

@@ -6,7 +6,7 @@
 import { authRoutes } from '../auth/auth-routes.js';
 import { auditRoutes, usersRoutes } from '../auth/users-routes.js';
 import { commandRoutes } from '../commands/command-routes.js';
-import { createContentRoutes, createFileRoutes } from '../content/index.js';
+import { createContentRoutes, createFileRoutes, createKeyRoutes } from '../content/index.js';
 import { createCoverageRoutes } from '../coverage/coverage-routes.js';
 import { createDashboardRoutes } from '../dashboard/create-dashboard-routes.js';
 import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js';
@@ -39,6 +39,7 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     },
     { path: '/', app: createContentRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
+    { path: '/', app: createKeyRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createDashboardRoutes(deps) },
   ];
   return modules;

@@ -2,8 +2,10 @@
  * Headers every response carries (hono's secureHeaders): the dashboard's Content-Security-Policy — its own
  * scripts only, nothing inline, no frames of it elsewhere — `nosniff`, no referrer, no embedding. A handler
  * that sets its own policy (stored content files get a sandbox, `content/serve-file.ts`) keeps it.
- * No Strict-Transport-Security: HSTS binds the whole host, and the plain-HTTP port must stay reachable.
+ * Strict-Transport-Security only on HTTPS responses and only when plaintext HTTP is not served beyond loopback
+ * (`PLAINTEXT` is not `on`): HSTS binds the whole host name, every port of it.
  */
+import type { MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 
 export const DASHBOARD_CSP = {
@@ -20,11 +22,17 @@ export const DASHBOARD_CSP = {
   frameAncestors: ["'none'"],
 };
 
-export function securityHeaders() {
-  return secureHeaders({
+const HSTS = 'max-age=31536000';
+
+export function securityHeaders(options: { hsts: boolean }): MiddlewareHandler {
+  const common = secureHeaders({
     contentSecurityPolicy: DASHBOARD_CSP,
     strictTransportSecurity: false,
     crossOriginEmbedderPolicy: false,
     overwrite: false,
   });
+  return async (c, next) => {
+    await common(c, next);
+    if (options.hsts && new URL(c.req.url).protocol === 'https:') c.res.headers.set('Strict-Transport-Security', HSTS);
+  };
 }

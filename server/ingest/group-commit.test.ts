@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../db/open-database.js';
-import { GroupCommitWriter } from './group-commit.js';
+import { type GroupCommitOptions, GroupCommitWriter, IngestQueueFullError } from './group-commit.js';
 
 const log = pino({ level: 'silent' });
 let db: Database;
 afterEach(() => db?.close());
 
-function setup(options = { maxBatch: 100, maxDelayMs: 5, queueLimit: 1000 }) {
+function setup(options: GroupCommitOptions = { maxBatch: 100, maxDelayMs: 5, queueLimit: 1000 }) {
   db = openDatabase(':memory:');
   db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
   const batches: number[] = [];
@@ -45,8 +45,9 @@ describe('GroupCommitWriter', () => {
   });
 
   it('splits batches at maxBatch and holds submissions beyond queueLimit outside the queue until there is room', async () => {
-    const { writer, insert, rows, batches } = setup({ maxBatch: 10, maxDelayMs: 1000, queueLimit: 20 });
+    const { writer, insert, rows, batches } = setup({ maxBatch: 10, maxDelayMs: 1000, queueLimit: 20, waitingLimit: 30 });
     const all = Array.from({ length: 50 }, (_, i) => writer.submit(1, () => insert.run(i)));
+    expect(writer.isFull).toBe(true);
     expect(writer.depth).toBe(50);
     await Promise.all(all);
     expect(rows()).toBe(50);
@@ -62,5 +63,17 @@ describe('GroupCommitWriter', () => {
     await pending;
     expect(rows()).toBe(1);
     await expect(writer.submit(1, () => insert.run(8))).rejects.toThrow(/closed/);
+  });
+
+  it('refuses at once what would wait beyond waitingLimit, so memory stays bounded whatever is submitted', async () => {
+    const { writer, insert, rows } = setup({ maxBatch: 10, maxDelayMs: 1000, queueLimit: 20 });
+    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => writer.submit(1, () => insert.run(i))));
+    const refused = results.filter((r) => r.status === 'rejected');
+    // 20 in the queue, 20 waiting (waitingLimit defaults to queueLimit), the other 60 refused without being held.
+    expect(refused).toHaveLength(60);
+    expect(refused.every((r) => (r as PromiseRejectedResult).reason instanceof IngestQueueFullError)).toBe(true);
+    expect(rows()).toBe(40);
+    expect(writer.depth).toBe(0);
+    expect(writer.isFull).toBe(false);
   });
 });

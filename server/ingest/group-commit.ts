@@ -2,9 +2,10 @@
  * Group commit (DESIGN §5, shared/PERFORMANCE.md): writes from many device messages are gathered and
  * committed in one transaction, every `maxDelayMs` or `maxBatch` units of weight (health samples). Each
  * submitter's promise settles only after the transaction holding its write committed, which is when the
- * broker may acknowledge the message. The queue is bounded: past `queueLimit` units, submissions wait
- * outside it (their publishes stay unacknowledged, and aedes stops reading those sockets) until commits
- * make room, instead of holding ever more acknowledged-but-unwritten data in memory.
+ * broker may acknowledge the message. Memory is bounded twice: past `queueLimit` units, submissions wait
+ * outside the queue (their publishes stay unacknowledged, and the broker stops reading device sockets while
+ * `isFull`) until commits make room; and past `waitingLimit` units waiting, `submit` refuses at once with
+ * `IngestQueueFullError` instead of holding ever more unwritten data.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/open-database.js';
@@ -13,6 +14,16 @@ export interface GroupCommitOptions {
   maxBatch: number;
   maxDelayMs: number;
   queueLimit: number;
+  /** Units that may wait outside the full queue; beyond, `submit` rejects with IngestQueueFullError. Default: queueLimit. */
+  waitingLimit?: number;
+}
+
+/** `submit` refused because the queue and its waiting room are full: the write was not made, retry later. */
+export class IngestQueueFullError extends Error {
+  constructor(readonly depth: number) {
+    super(`the ingest queue is full (${depth} units waiting for a commit)`);
+    this.name = 'IngestQueueFullError';
+  }
 }
 
 export interface CommitObserver {
@@ -30,6 +41,7 @@ export class GroupCommitWriter {
   private pending: Entry[] = [];
   private pendingWeight = 0;
   private readonly waiting: Entry[] = [];
+  private waitingWeight = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
@@ -63,7 +75,12 @@ export class GroupCommitWriter {
 
   /** Units of weight waiting for a commit (inside the bounded queue plus those waiting to enter it). */
   get depth(): number {
-    return this.pendingWeight + this.waiting.reduce((sum, e) => sum + e.weight, 0);
+    return this.pendingWeight + this.waitingWeight;
+  }
+
+  /** The queue is at its limit: new writes would wait outside it. The broker stops reading devices meanwhile. */
+  get isFull(): boolean {
+    return this.depth >= this.options.queueLimit;
   }
 
   /** Queues `write` (synchronous SQL) for the next group commit; resolves once it is committed. */
@@ -72,12 +89,23 @@ export class GroupCommitWriter {
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = { weight, write, resolve, reject };
       if (this.waiting.length > 0 || (this.pending.length > 0 && this.pendingWeight + weight > this.options.queueLimit)) {
+        if (this.waiting.length > 0 && this.waitingWeight + weight > (this.options.waitingLimit ?? this.options.queueLimit)) {
+          reject(new IngestQueueFullError(this.depth));
+          return;
+        }
         this.waiting.push(entry);
+        this.waitingWeight += weight;
       } else {
         this.admit(entry);
       }
       this.schedule();
     });
+  }
+
+  private takeWaiting(): Entry {
+    const entry = this.waiting.shift() as Entry;
+    this.waitingWeight -= entry.weight;
+    return entry;
   }
 
   private admit(entry: Entry): void {
@@ -107,7 +135,7 @@ export class GroupCommitWriter {
         this.waiting.length > 0 &&
         (this.pending.length === 0 || this.pendingWeight + (this.waiting[0] as Entry).weight <= this.options.queueLimit)
       ) {
-        this.admit(this.waiting.shift() as Entry);
+        this.admit(this.takeWaiting());
       }
       // One batch per turn of the event loop, so the PUBACKs of this one go out before the next is written.
       if (this.pending.length > 0 && !this.closed) {
@@ -155,7 +183,7 @@ export class GroupCommitWriter {
   /** Commits everything still queued (waiting ones included), then refuses new writes. */
   close(): void {
     while (this.pending.length > 0 || this.waiting.length > 0) {
-      while (this.waiting.length > 0) this.admit(this.waiting.shift() as Entry);
+      while (this.waiting.length > 0) this.admit(this.takeWaiting());
       this.closed = true;
       this.flushNow();
     }

@@ -45,7 +45,8 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
        disk_free_min = excluded.disk_free_min, temp_max = excluded.temp_max`,
   );
   const deleteOld = db.prepare(
-    `DELETE FROM health WHERE (device_id, seq) IN (SELECT device_id, seq FROM health WHERE received_ts < ? LIMIT ${DELETE_CHUNK})`,
+    `DELETE FROM health WHERE (device_id, series, seq) IN
+       (SELECT device_id, series, seq FROM health WHERE received_ts < ? LIMIT ${DELETE_CHUNK})`,
   );
   const contentRoot =
     options.contentRoot !== undefined ? options.contentRoot : db.memory ? null : join(dirname(db.name), 'content');

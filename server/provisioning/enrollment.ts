@@ -4,6 +4,7 @@
  * only if the device is created.
  */
 import type { DeviceFacts, DeviceKind, EnrollResponse } from '../../protocol/index.js';
+import { enrollmentKeys } from '../content/index.js';
 import type { Database } from '../db/open-database.js';
 import { hashDeviceSecret, newDeviceSecret } from '../registry/device-secret.js';
 import { getDeviceRow, registerDevice } from '../registry/devices-repo.js';
@@ -15,8 +16,14 @@ import { hashToken, newId, newToken } from './secrets.js';
 export interface EnrollmentEndpoints {
   apiUrl: string;
   mqttUrl: string;
-  /** Ed25519 public key, SPKI PEM. */
+  /**
+   * Ed25519 public key, SPKI PEM. Replaced at enrollment by the keyring's current signing key (and its root added)
+   * once the content part has opened the keyring (DESIGN §7); this value stands only where it has not.
+   */
   manifestKey: string;
+  /** The CA the device pins for MQTT over TLS and HTTPS, and its SHA-256 fingerprint (docs/deployment.md). */
+  caPem?: string;
+  caFingerprint?: string;
 }
 
 export interface CreatedToken {
@@ -175,7 +182,8 @@ export function admitDevice(
       now: input.now,
     });
   }
-  return { deviceId, secret, siteId: input.siteId, ...endpoints };
+  // The keys in force now, not at start-up: a rotation changes the signing key handed to the next kiosk.
+  return { deviceId, secret, siteId: input.siteId, ...endpoints, ...(enrollmentKeys(db) ?? {}) };
 }
 
 export function enrollWithToken(

@@ -4,7 +4,6 @@
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import {
   type EnrollmentTokensCreated,
@@ -16,7 +15,10 @@ import {
   PairingRequest,
   type Role,
 } from '../../protocol/index.js';
+import { PayloadTooLargeError } from '../errors.js';
+import { bodyLimit } from '../http/body-limit.js';
 import type { RouteDeps } from '../http/route-deps.js';
+import { json, query } from '../http/validate.js';
 import { MAX_CSV_BYTES } from './csv.js';
 import { importDevices } from './devices-import.js';
 import {
@@ -27,7 +29,7 @@ import {
   listEnrollmentTokens,
   revokeEnrollmentToken,
 } from './enrollment.js';
-import { badRequest, notFound, ProvisioningError, renderProvisioningError } from './errors.js';
+import { notFound } from './errors.js';
 import { claimPairing, pollPairing, startPairing } from './pairing.js';
 import { enrollmentLink, QrCache, renderQrPng, renderQrSvg } from './qr-cache.js';
 import { RateLimiter, type RateLimitOptions, rateLimit } from './rate-limit.js';
@@ -63,19 +65,6 @@ export const PAIRING_LIMIT: RateLimitOptions = {
 
 const TokensQuery = z.object({ siteId: Id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) });
 
-async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw badRequest('invalid_json', 'the body must be JSON');
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success)
-    throw badRequest('invalid_body', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  return parsed.data;
-}
-
 function sourceOf(c: Context): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
@@ -97,6 +86,7 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
     apiUrl: deps.urls.publicUrl,
     mqttUrl: deps.urls.mqttUrl,
     manifestKey: deps.manifestKey,
+    ...(deps.urls.caPem && deps.urls.caFingerprint ? { caPem: deps.urls.caPem, caFingerprint: deps.urls.caFingerprint } : {}),
   });
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ module: 'provisioning' });
@@ -108,21 +98,20 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
   const credentialFailure = (status: number) => status === 401 || status === 404 || status === 409 || status === 410;
 
   const app = new Hono<ProvisioningEnv>();
-  app.onError(renderProvisioningError);
 
   const installers = auth.requireRole('admin', 'department', 'technician');
   const registrars = auth.requireRole('admin', 'department');
 
-  app.post('/enrollment-tokens', installers, async (c) => {
-    const body = await jsonBody(c, EnrollmentTokensRequest);
+  app.post('/enrollment-tokens', installers, json(EnrollmentTokensRequest), (c) => {
+    const body = c.req.valid('json');
     const user = c.get('user');
     const created = createEnrollmentTokens(db, { ...body, createdBy: user.username, now: now() });
     const publicUrl = endpoints().apiUrl;
     const tokens = created.map((t) => {
-      qr.remember(t.id, enrollmentLink(publicUrl, t.token), Date.parse(t.expiresAt));
+      qr.remember(t.id, enrollmentLink(publicUrl, t.token, deps.urls.caFingerprint), Date.parse(t.expiresAt));
       return {
         ...t,
-        enrollUrl: enrollmentLink(publicUrl, t.token),
+        enrollUrl: enrollmentLink(publicUrl, t.token, deps.urls.caFingerprint),
         qrSvgUrl: `${publicUrl}/api/v1/enrollment-tokens/${t.id}/qr.svg`,
         qrPngUrl: `${publicUrl}/api/v1/enrollment-tokens/${t.id}/qr.png`,
       };
@@ -136,12 +125,9 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
     return c.json({ tokens } satisfies EnrollmentTokensCreated, 201);
   });
 
-  app.get('/enrollment-tokens', installers, (c) => {
-    const parsed = TokensQuery.safeParse(c.req.query());
-    if (!parsed.success)
-      throw badRequest('invalid_query', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    return c.json({ tokens: listEnrollmentTokens(db, parsed.data, now()) });
-  });
+  app.get('/enrollment-tokens', installers, query(TokensQuery), (c) =>
+    c.json({ tokens: listEnrollmentTokens(db, c.req.valid('query'), now()) }),
+  );
 
   app.delete('/enrollment-tokens/:id', installers, (c) => {
     const id = c.req.param('id');
@@ -172,8 +158,8 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
     return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
   });
 
-  app.post('/enroll', rateLimit(enrollLimiter, sourceOf, credentialFailure), async (c) => {
-    const body = await jsonBody(c, EnrollRequest);
+  app.post('/enroll', rateLimit(enrollLimiter, sourceOf, credentialFailure), json(EnrollRequest), (c) => {
+    const body = c.req.valid('json');
     const { enrollment, tokenId } = enrollWithToken(db, { token: body.token, facts: body.facts, now: now() }, endpoints());
     qr.forget(tokenId);
     audit({
@@ -189,14 +175,15 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
   app.post(
     '/pairing',
     rateLimit(pairingLimiter, sourceOf, () => true),
-    async (c) => {
-      const body = await jsonBody(c, PairingRequest);
+    json(PairingRequest),
+    (c) => {
+      const body = c.req.valid('json');
       return c.json(startPairing(db, { facts: body.facts, kind: body.kind, now: now() }), 201);
     },
   );
 
-  app.post('/pairing/claim', installers, async (c) => {
-    const body = await jsonBody(c, PairingClaimRequest);
+  app.post('/pairing/claim', installers, json(PairingClaimRequest), (c) => {
+    const body = c.req.valid('json');
     const user = c.get('user');
     const claimed = claimPairing(db, { ...body, claimedBy: user.username, now: now() });
     audit({
@@ -228,12 +215,10 @@ export function createProvisioningRoutes<E extends ProvisioningEnv = Provisionin
   );
 
   // Refused while streaming, before a huge upload is buffered in memory.
-  const csvLimit = bodyLimit({
-    maxSize: MAX_CSV_BYTES,
-    onError: () => {
-      throw new ProvisioningError(413, 'csv_too_large', `the file is larger than ${MAX_CSV_BYTES} bytes; split it`);
-    },
-  });
+  const csvLimit = bodyLimit(
+    MAX_CSV_BYTES,
+    (max) => new PayloadTooLargeError(`the file is larger than ${max} bytes; split it`, 'csv_too_large'),
+  );
 
   app.post('/sites/import', registrars, csvLimit, async (c) => {
     const { bytes, atomic } = await csvBody(c);

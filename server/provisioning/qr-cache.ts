@@ -8,9 +8,14 @@ import QRCode from 'qrcode';
 
 const MAX_ENTRIES = 10_000;
 
-/** What the QR encodes: the server to enroll with and the token, as one link (documented in docs/provisioning.md). */
-export function enrollmentLink(publicUrl: string, token: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/enroll#token=${encodeURIComponent(token)}`;
+/**
+ * What the QR encodes: the server to enroll with and the token, as one link (documented in docs/provisioning.md),
+ * plus `&ca=<SHA-256 of the server's CA, 64 hex digits>` when there is one, so the CLI checks the server before
+ * it sends the token (docs/deployment.md).
+ */
+export function enrollmentLink(publicUrl: string, token: string, caFingerprint?: string | null): string {
+  const ca = caFingerprint ? `&ca=${caFingerprint.replaceAll(':', '').toLowerCase()}` : '';
+  return `${publicUrl.replace(/\/+$/, '')}/enroll#token=${encodeURIComponent(token)}${ca}`;
 }
 
 export class QrCache {

@@ -35,7 +35,7 @@ export function rawHealth(db: Database, deviceId: string, from: number, to: numb
       `SELECT seq, device_ts AS deviceTs, received_ts AS receivedTs, cpu_load AS cpuLoad, mem_used AS memUsed, disk_used AS diskUsed,
          disk_free AS diskFree, temp_c AS tempC, uptime_s AS uptimeS, content_seq AS contentSeq, queue_depth AS queueDepth,
          queue_dropped AS queueDropped
-       FROM health WHERE device_id = ? AND received_ts >= ? AND received_ts < ? ORDER BY seq LIMIT ?`,
+       FROM health WHERE device_id = ? AND received_ts >= ? AND received_ts < ? ORDER BY series, seq LIMIT ?`,
     )
     .all(deviceId, from, to, limit) as HealthPoint[];
 }

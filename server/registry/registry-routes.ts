@@ -5,7 +5,7 @@ import { DeviceStatus, SiteKind } from '../../protocol/index.js';
 import { NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
 import type { RouteDeps } from '../http/route-deps.js';
-import { queryParams } from '../http/validate.js';
+import { query } from '../http/validate.js';
 import { getDevice, listDevices } from './devices-repo.js';
 import { hourlyHealth, rawHealth } from './health-repo.js';
 import { getSite, listSites } from './sites-repo.js';
@@ -36,8 +36,8 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
   const readers = auth.requireRole('department', 'technician', 'editor', 'approver');
   const fleetReaders = auth.requireRole('department', 'technician');
 
-  app.get('/sites', readers, (c) => {
-    const q = queryParams(c, SitesQuery);
+  app.get('/sites', readers, query(SitesQuery), (c) => {
+    const q = c.req.valid('query');
     return c.json({ sites: listSites(db, { kind: q.kind, parentId: q.parent, border: q.border }) });
   });
 
@@ -47,8 +47,8 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
     return c.json({ site });
   });
 
-  app.get('/devices', fleetReaders, (c) => {
-    const q = queryParams(c, DevicesQuery);
+  app.get('/devices', fleetReaders, query(DevicesQuery), (c) => {
+    const q = c.req.valid('query');
     const { total, devices } = listDevices(db, {
       siteId: q.site,
       status: q.status,
@@ -71,10 +71,10 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
     return c.json({ device, sync });
   });
 
-  app.get('/devices/:id/health', fleetReaders, (c) => {
+  app.get('/devices/:id/health', fleetReaders, query(HealthQuery), (c) => {
     const id = c.req.param('id');
     if (!getDevice(db, id)) throw new NotFoundError(`device ${id}`);
-    const q = queryParams(c, HealthQuery);
+    const q = c.req.valid('query');
     const to = q.to ?? Date.now() + 1;
     const from = q.from ?? to - 86_400_000;
     return q.resolution === 'raw'

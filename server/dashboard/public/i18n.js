@@ -129,6 +129,7 @@ const LABELS = {
   alert_not_synced: ['Không đồng bộ nội dung 7 ngày', 'Content not synced for 7 days'],
   alert_clock_skew: ['Lệch đồng hồ', 'Clock skew'],
   alert_download_failures: ['Tải xuống lỗi nhiều lần', 'Repeated download failures'],
+  alert_manifest_expired: ['Danh mục nội dung hết hạn — ki-ốt giữ nội dung cũ', 'Manifest expired — kiosk keeps its old content'],
   noAlerts: ['Không có cảnh báo.', 'No alerts.'],
   mapTitle: ['Bản đồ điểm (không cần Internet)', 'Site map (no internet needed)'],
   mapNoCoords: ['Chưa có tọa độ — nhóm theo huyện', 'No coordinates — grouped by district'],

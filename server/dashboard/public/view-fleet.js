@@ -5,13 +5,13 @@ import { fmtTime, t } from './i18n.js';
 import { badge, card, fill, h, link, qs, s, table } from './ui.js';
 
 const COLOURS = { operational: '#1b7f3b', equipped: '#b36b00', planned: '#5c6bc0', none: '#999' };
-const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures'];
+const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures', 'manifest_expired'];
 
 function alertValue(a) {
   if (a.type === 'disk') return `${Math.round(a.value)}%`;
   if (a.type === 'download_failures') return `×${a.value}${a.detail ? ` — ${a.detail}` : ''}`;
   if (a.type === 'clock_skew') return a.detail ?? `×${a.value}`;
-  if (a.type === 'not_synced') return a.detail ?? '';
+  if (a.type === 'not_synced' || a.type === 'manifest_expired') return a.detail ?? '';
   return '';
 }
 
