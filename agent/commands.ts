@@ -4,6 +4,7 @@
  */
 import { CommandMessage, type CommandResultMessage, type DeviceSettings } from '../protocol/index.js';
 import type { AgentDb } from './agent-db.js';
+import type { AgentClock } from './clock.js';
 
 export interface CommandHandlers {
   sync_now: () => Promise<string>;
@@ -22,6 +23,8 @@ export class CommandRunner {
     private readonly handlers: CommandHandlers,
     private readonly publish: (id: string, result: CommandResultMessage) => Promise<void>,
     private readonly clock: () => number,
+    /** The server-time estimate (agent/clock.ts) that expiry is judged on; default the wall clock. */
+    private readonly time?: Pick<AgentClock, 'serverNow' | 'observeAtLeast' | 'synced'>,
   ) {}
 
   /** Handles one `commands` payload. Never throws: a bad command becomes a `failed` result when it has an id. */
@@ -35,18 +38,25 @@ export class CommandRunner {
     const parsed = CommandMessage.safeParse(json);
     if (!parsed.success) {
       const id = (json as { id?: unknown })?.id;
-      if (typeof id === 'string' && this.remember(id, 'invalid')) {
+      if (typeof id === 'string' && (await this.rememberOrRefuse(id, 'invalid')) === 'new') {
         await this.finish(id, 'failed', `invalid command: ${parsed.error.message.slice(0, 500)}`);
       }
       return;
     }
     const cmd = parsed.data;
-    if (!this.remember(cmd.id, cmd.type)) {
+    const seen = await this.rememberOrRefuse(cmd.id, cmd.type);
+    if (seen === 'refused') return;
+    if (seen === 'seen') {
       // Seen before: do not run it again, but repeat its outcome in case the first report was lost.
       await this.repeatResult(cmd.id);
       return;
     }
-    if (cmd.expiresAt < this.clock()) {
+    // Judged on the server's time, never the kiosk's wall clock (one hours ahead would refuse every command): the
+    // server sends only commands not yet expired, and its issuedAt is a lower bound of its clock. Before the server's
+    // time is known (no HTTP answer yet this run), the command's own issuedAt is the estimate.
+    this.time?.observeAtLeast(cmd.issuedAt);
+    const now = !this.time ? this.clock() : this.time.synced ? this.time.serverNow() : cmd.issuedAt;
+    if (cmd.expiresAt < now) {
       await this.finish(cmd.id, 'failed', 'expired before it reached the device');
       return;
     }
@@ -94,10 +104,26 @@ export class CommandRunner {
   }
 
   private async repeatResult(id: string): Promise<void> {
-    const row = this.db.prepare('SELECT state, detail FROM commands WHERE id = ?').get(id) as
-      | { state: string; detail: string | null }
-      | undefined;
+    let row: { state: string; detail: string | null } | undefined;
+    try {
+      row = this.db.prepare('SELECT state, detail FROM commands WHERE id = ?').get(id) as typeof row;
+    } catch {
+      return;
+    }
     if (row && (row.state === 'succeeded' || row.state === 'failed')) await this.report(id, row.state, row.detail ?? undefined);
+  }
+
+  /**
+   * True the first time an id is seen. An id that cannot be recorded (the agent DB cannot be written) is refused:
+   * running it unrecorded could run it twice.
+   */
+  private async rememberOrRefuse(id: string, type: string): Promise<'new' | 'seen' | 'refused'> {
+    try {
+      return this.remember(id, type) ? 'new' : 'seen';
+    } catch (err) {
+      await this.report(id, 'failed', `not run: the agent cannot record it (${(err as Error).message})`.slice(0, 4000));
+      return 'refused';
+    }
   }
 
   /** True the first time an id is seen. */
@@ -110,7 +136,11 @@ export class CommandRunner {
   }
 
   private async finish(id: string, state: CommandResultMessage['state'], detail?: string): Promise<void> {
-    this.db.prepare('UPDATE commands SET state = ?, detail = ?, reported = 0 WHERE id = ?').run(state, detail ?? null, id);
+    try {
+      this.db.prepare('UPDATE commands SET state = ?, detail = ?, reported = 0 WHERE id = ?').run(state, detail ?? null, id);
+    } catch {
+      // the DB stopped taking writes after the id was recorded: the result still goes out now
+    }
     await this.report(id, state, detail);
   }
 

@@ -3,6 +3,8 @@
  * state is the files on disk; each run fetches the target (ETag), downloads what is missing, and switches the current
  * manifest atomically only when every file is present. One run at a time; triggers during a run coalesce into one more.
  */
+
+import { stat, statfs } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import {
   checkManifest,
@@ -15,15 +17,31 @@ import {
   type Trust,
   verifyHeldManifest,
 } from '../protocol/index.js';
-import { fullJitterDelay } from './backoff.js';
+import { boundedJitterDelay, fullJitterDelay } from './backoff.js';
+import { AgentClock } from './clock.js';
 import type { AgentSettings } from './config.js';
 import type { ContentStore, CurrentManifest } from './content-store.js';
 import { inDownloadWindow, msUntilWindow } from './download-window.js';
-import { DiskFullError, downloadFile, HashMismatchError } from './downloader.js';
+import {
+  CredentialsRefusedError,
+  collectChunkLogs,
+  DiskFullError,
+  downloadFile,
+  FileGoneError,
+  HashMismatchError,
+} from './downloader.js';
 
-export type SyncReason = 'start' | 'cron' | 'notice' | 'command' | 'retry' | 'window';
+/** `start` (power-on) and `reconnect` (link back) are what a whole fleet does at once: those wait a random delay. */
+export type SyncReason = 'start' | 'reconnect' | 'cron' | 'notice' | 'command' | 'retry' | 'window';
+const JITTERED: ReadonlySet<SyncReason> = new Set(['start', 'reconnect']);
+/**
+ * Bound of the random delay before a `reconnect` resumes a download the lost link cut: that kiosk was mid-file, not
+ * starting with the fleet, and the MQTT reconnect that announces the link has itself waited a full-jitter delay.
+ */
+export const RESUME_JITTER_MS = 5000;
 export type SyncOutcome =
-  | { state: 'applied'; seq: number; bytes: number }
+  /** `skipped`: files the server no longer has (404): their items stay hidden, the rest applied. */
+  | { state: 'applied'; seq: number; bytes: number; skipped?: number }
   | { state: 'unchanged'; seq: number }
   | { state: 'rejected'; reason: string }
   | { state: 'waiting_window'; missing: number }
@@ -42,7 +60,10 @@ export interface ContentSyncOptions {
   saveKeys?: (json: string) => void;
   store: ContentStore;
   settings: () => AgentSettings;
+  /** The wall clock; used only when no `time` is given. */
   clock: () => number;
+  /** Server-time estimate and monotonic clock (agent/clock.ts); default one over `clock`. */
+  time?: AgentClock;
   log: Logger;
   publishSync: (msg: SyncMessage) => void;
   publishEvent: (type: string, severity: EventMessage['severity'], message: string) => void;
@@ -52,6 +73,18 @@ export interface ContentSyncOptions {
   retryBaseMs?: number;
   retryCapMs?: number;
   random?: () => number;
+  /**
+   * Upper bound of the random delay before a run asked for by `start` or `reconnect` when content is already on
+   * screen (every kiosk switched on at 07:00 must not pull at once); 0 = none. A kiosk with nothing on screen, a
+   * notice, the schedule and `sync_now` never wait.
+   */
+  triggerJitterMs?: number;
+  /** Bound of the random delay before a reconnect resumes a download that was cut (default RESUME_JITTER_MS). */
+  resumeJitterMs?: number;
+  /** Backoff after the server refused the device's credentials (401/403; default 1 h). */
+  credentialsBackoffMs?: number;
+  /** Size of the pieces verified on their own (default 4 MiB). */
+  chunkBytes?: number;
   /** The HTTP client: the global fetch, or one trusting only the CA pinned at enrollment (agent/link-security.ts). */
   fetch?: typeof fetch;
 }
@@ -68,9 +101,18 @@ export class ContentSync {
   private readonly abort = new AbortController();
   lastOutcome: SyncOutcome | null = null;
   private trust: Trust;
+  private readonly time: AgentClock;
+  /** Triggers waiting out their jitter; any run that starts first answers them. */
+  private deferred: Array<(o: SyncOutcome) => void> = [];
+  private deferTimer: NodeJS.Timeout | null = null;
+  /** When the deferred run is due (monotonic ms). */
+  private deferDue = 0;
+  /** The last run failed in the middle of a download for a transient reason: a link back resumes it soon. */
+  private cut = false;
 
   constructor(private readonly o: ContentSyncOptions) {
     this.trust = { rootKey: o.rootKey ?? o.manifestKey, document: null, enrolledKey: o.manifestKey };
+    this.time = o.time ?? new AgentClock({ wall: o.clock });
   }
 
   /** The trust this kiosk judges manifests with (root, newest keys document held). */
@@ -102,6 +144,25 @@ export class ContentSync {
 
   /** Asks for a run; resolves with the outcome of the run that covers this request. */
   trigger(reason: SyncReason): Promise<SyncOutcome> {
+    const fleetJitterMs = this.o.triggerJitterMs ?? 0;
+    // A link back after a cut mid-download resumes that download: a short delay, not the fleet's power-on spread.
+    const jitterMs =
+      reason === 'reconnect' && this.cut ? Math.min(fleetJitterMs, this.o.resumeJitterMs ?? RESUME_JITTER_MS) : fleetJitterMs;
+    if (JITTERED.has(reason) && jitterMs > 0 && this.current !== null && this.running === null && !this.closed) {
+      const done = new Promise<SyncOutcome>((resolve) => this.deferred.push(resolve));
+      const delay = boundedJitterDelay(jitterMs, this.o.random);
+      const due = this.time.monotonic() + delay;
+      if (!this.deferTimer || due < this.deferDue) {
+        if (this.deferTimer) clearTimeout(this.deferTimer);
+        this.deferDue = due;
+        this.deferTimer = setTimeout(() => {
+          this.deferTimer = null;
+          void this.trigger('retry');
+        }, delay);
+        this.deferTimer.unref();
+      }
+      return done;
+    }
     const done = new Promise<SyncOutcome>((resolve) => this.waiters.push(resolve));
     if (this.running !== null) {
       this.again = true;
@@ -116,7 +177,12 @@ export class ContentSync {
     let reason = first;
     do {
       this.again = false;
-      const waiters = this.waiters.splice(0);
+      if (this.deferTimer) clearTimeout(this.deferTimer);
+      this.deferTimer = null;
+      // This run answers a pending retry too; if it fails, it schedules its own.
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      const waiters = [...this.waiters.splice(0), ...this.deferred.splice(0)];
       let outcome: SyncOutcome;
       try {
         outcome = await this.runOnce(reason);
@@ -124,6 +190,7 @@ export class ContentSync {
         outcome = { state: 'failed', error: (err as Error).message };
       }
       this.lastOutcome = outcome;
+      if (outcome.state !== 'failed') this.cut = false;
       for (const w of waiters) w(outcome);
       reason = this.againReason;
       this.againReason = 'retry';
@@ -143,7 +210,7 @@ export class ContentSync {
         target = held.signed;
         etag = held.etag;
         const isCurrent = this.current !== null && this.current.signed.signature === target.signature;
-        if (!isCurrent && Date.parse(target.manifest.expiresAt) < this.o.clock()) {
+        if (!isCurrent && Date.parse(target.manifest.expiresAt) < this.time.serverNow()) {
           return this.refuse(
             target.manifest.seq,
             'manifest_expired',
@@ -157,9 +224,11 @@ export class ContentSync {
           trust: this.trust,
           deviceId: this.o.deviceId,
           appliedSeq: this.current?.signed.manifest.seq ?? 0,
-          now: new Date(this.o.clock()),
+          now: new Date(this.time.serverNow()),
         });
         if (check.keys) this.holdKeys(check.keys);
+        // A verified manifest was issued by the server: its clock is at least that far.
+        if (check.ok) this.time.observeAtLeast(Date.parse(check.signed.manifest.issuedAt));
         // A kiosk that pinned only its signing key cannot judge a document signed by a root it never saw: not news.
         const legacy = this.o.rootKey === undefined && this.trust.document === null;
         if (check.keysIssue && !(legacy && check.keysIssue.reason === 'keys_other_root')) {
@@ -176,7 +245,9 @@ export class ContentSync {
         await store.writeTarget(target, etag);
       }
     } catch (err) {
-      return this.retryLater(held?.signed.manifest.seq ?? 0, `manifest fetch: ${(err as Error).message}`, 0);
+      if (err instanceof CredentialsRefusedError) return this.credentialsRefused(held?.signed.manifest.seq ?? 0, err, 0, 0);
+      // A download cut stays cut while the link is still away (the manifest is asked for first on every run).
+      return this.retryLater(held?.signed.manifest.seq ?? 0, `manifest fetch: ${(err as Error).message}`, 0, 0, 'fetch');
     }
     return this.reconcile(target, reason);
   }
@@ -188,6 +259,7 @@ export class ContentSync {
     // Files neither on screen nor wanted are garbage whatever happens next; freeing them first helps a full disk.
     const keep = new Set([...files, ...(this.current ? manifestFiles(this.current.signed.manifest) : [])].map((f) => f.sha256));
     await store.collect(keep, keep);
+    await collectChunkLogs(store);
     const missing: ManifestFile[] = [];
     for (const f of files) if (!(await store.verify(f.sha256))) missing.push(f);
     const sameAsCurrent = this.current !== null && this.current.signed.signature === target.signature;
@@ -196,25 +268,48 @@ export class ContentSync {
       return { state: 'unchanged', seq };
     }
     const settings = this.o.settings();
-    const now = new Date(this.o.clock());
-    if (missing.length > 0 && reason !== 'command' && !inDownloadWindow(settings.downloadWindow, now)) {
-      this.scheduleRetry(msUntilWindow(settings.downloadWindow, now) + 1000, 'window');
-      this.o.log.info({ missing: missing.length }, 'files missing; waiting for the download window');
-      return { state: 'waiting_window', missing: missing.length };
-    }
+    // The window is local time of day, read on the server-time estimate: a kiosk clock off by hours downloads on time.
+    const windowOpen = (): boolean =>
+      reason === 'command' || inDownloadWindow(settings.downloadWindow, new Date(this.time.serverNow()));
     let bytes = 0;
-    let lastReport = 0;
+    const waitWindow = (left: number): SyncOutcome => {
+      const now = new Date(this.time.serverNow());
+      this.scheduleRetry(msUntilWindow(settings.downloadWindow, now) + 1000, 'window');
+      this.o.log.info({ missing: left }, 'files missing; waiting for the download window');
+      this.o.publishSync({ manifestSeq: seq, state: 'waiting_window', bytes, missing: left });
+      return { state: 'waiting_window', missing: left };
+    };
+    if (missing.length > 0 && !windowOpen()) return waitWindow(missing.length);
+    // Room for the whole set before the first byte: a disk that holds 3 of 4 files must not fill up trying.
+    if (missing.length > 0) {
+      let need = 0;
+      for (const f of missing)
+        need += f.size - Math.min(f.size, (await stat(store.partPath(f.sha256)).catch(() => null))?.size ?? 0);
+      const fs = await statfs(store.tmpDir);
+      const reserve = this.o.diskReserveBytes ?? 64 * 2 ** 20;
+      if (fs.bavail * fs.bsize < need + reserve) {
+        const err = new DiskFullError(
+          `not enough disk space for manifest ${seq}: ${need} bytes missing in ${missing.length} file(s), ${fs.bavail * fs.bsize} free, ${reserve} kept free`,
+        );
+        this.o.publishEvent('disk_full', 'critical', err.message);
+        return this.retryLater(seq, err.message, 0, missing.length, 'other');
+      }
+    }
+    let lastReport: number | null = null;
     const report = (force: boolean, left: number): void => {
-      const t = this.o.clock();
-      if (!force && t - lastReport < 5000) return;
+      const t = this.time.monotonic();
+      if (!force && lastReport !== null && t - lastReport < 5000) return;
       lastReport = t;
       this.o.publishSync({ manifestSeq: seq, state: 'downloading', bytes, missing: left });
     };
     let left = missing.length;
+    const gone: ManifestFile[] = [];
     if (left > 0) report(true, left);
     for (const file of missing) {
+      if (!windowOpen()) return waitWindow(left);
+      let result: 'done' | 'paused';
       try {
-        await downloadFile(store, file, {
+        result = await downloadFile(store, file, {
           apiUrl: this.o.apiUrl,
           authorization: `Basic ${Buffer.from(`${this.o.deviceId}:${this.o.secret}`).toString('base64')}`,
           bandwidthLimit: settings.bandwidthLimit,
@@ -224,31 +319,62 @@ export class ContentSync {
             report(false, left);
           },
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          monotonic: () => this.time.monotonic(),
           reserveBytes: this.o.diskReserveBytes ?? 64 * 2 ** 20,
           fetch: this.o.fetch,
+          onResponse: (res) => this.time.observeResponse(res),
+          mayContinue: windowOpen,
+          chunkBytes: this.o.chunkBytes,
         });
       } catch (err) {
         if (this.closed) return { state: 'failed', error: 'agent closing' };
+        if (err instanceof FileGoneError) {
+          // This file is gone from the server: its items stay hidden, the others go on.
+          gone.push(file);
+          left--;
+          continue;
+        }
+        if (err instanceof CredentialsRefusedError) return this.credentialsRefused(seq, err, bytes, left);
         if (err instanceof DiskFullError) {
           this.o.publishEvent('disk_full', 'critical', err.message);
-        } else if (err instanceof HashMismatchError) {
-          this.o.publishEvent('content_hash_mismatch', 'error', err.message);
+          return this.retryLater(seq, err.message, bytes, left, 'other');
         }
-        return this.retryLater(seq, (err as Error).message, bytes, left);
+        if (err instanceof HashMismatchError) {
+          this.o.publishEvent('content_hash_mismatch', 'error', err.message);
+          return this.retryLater(seq, err.message, bytes, left, 'other');
+        }
+        // A reset, a 5xx, a truncated body: the part is kept and the next run resumes it.
+        return this.retryLater(seq, (err as Error).message, bytes, left, 'cut');
       }
+      if (result === 'paused') return waitWindow(left);
       left--;
       report(left === 0, left);
     }
-    const appliedAt = new Date(this.o.clock()).toISOString();
+    let goneNote: string | undefined;
+    if (gone.length > 0) {
+      const names = gone.map((f) => `${f.sha256} (${itemsOf(target, f.sha256).join(', ')})`);
+      goneNote = `skipped ${gone.length} file(s) the server no longer has: ${names.join('; ')}`;
+      this.o.publishEvent('content_file_missing', 'warning', goneNote);
+      this.o.log.warn({ gone: gone.map((f) => f.sha256) }, 'files gone from the server; their items are hidden');
+      // Asked again on the next run (the schedule, a notice): the server may have it back.
+      if (sameAsCurrent && gone.length === missing.length) return { state: 'unchanged', seq };
+    }
+    const appliedAt = new Date(this.time.serverNow()).toISOString();
     if (!sameAsCurrent) await store.writeCurrent(target, appliedAt);
     this.current = sameAsCurrent && this.current ? this.current : { signed: target, appliedAt };
     this.o.onApplied(this.current);
     const wanted = new Set(files.map((f) => f.sha256));
-    await store.collect(wanted, new Set());
+    await store.collect(wanted, new Set(gone.map((f) => f.sha256)));
     this.retryAttempt = 0;
-    this.o.publishSync({ manifestSeq: seq, state: 'applied', bytes, missing: 0 });
-    this.o.log.info({ seq, bytes }, 'manifest applied');
-    return { state: 'applied', seq, bytes };
+    this.o.publishSync({
+      manifestSeq: seq,
+      state: 'applied',
+      bytes,
+      missing: gone.length,
+      ...(goneNote ? { error: goneNote.slice(0, 4000) } : {}),
+    });
+    this.o.log.info({ seq, bytes, skipped: gone.length }, 'manifest applied');
+    return gone.length > 0 ? { state: 'applied', seq, bytes, skipped: gone.length } : { state: 'applied', seq, bytes };
   }
 
   private async fetchManifest(etag: string | null): Promise<'not_modified' | { body: unknown; etag: string | null }> {
@@ -261,7 +387,12 @@ export class ContentSync {
       headers,
       signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(60_000)]),
     });
+    this.time.observeResponse(res);
     if (res.status === 304) return 'not_modified';
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new CredentialsRefusedError(`server refused this device's credentials (${res.status}) for its manifest`);
+    }
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`server answered ${res.status}`);
@@ -292,18 +423,36 @@ export class ContentSync {
   }
 
   private fail(seq: number, error: string): SyncOutcome {
+    this.cut = false;
     this.o.publishSync({ manifestSeq: seq, state: 'failed', bytes: 0, missing: 0, error: error.slice(0, 4000) });
     return { state: 'failed', error };
   }
 
-  private retryLater(seq: number, error: string, bytes: number, missing = 0): SyncOutcome {
-    this.o.log.warn({ error }, 'sync failed; will retry');
+  /**
+   * A transient failure: retried after a full-jitter delay that doubles with each try that made no progress. A try that
+   * moved a download forward (`cut` with bytes) starts the count again: the link works, it just broke. `fetch` (the
+   * manifest could not be fetched) leaves a cut download cut, `other` (disk full, a hash mismatch) ends it.
+   */
+  private retryLater(seq: number, error: string, bytes: number, missing: number, kind: 'cut' | 'fetch' | 'other'): SyncOutcome {
+    if (kind === 'cut' && bytes > 0) this.retryAttempt = 0;
+    if (kind !== 'fetch') this.cut = kind === 'cut';
+    this.o.log.warn({ error, bytes, attempt: this.retryAttempt }, 'sync failed; will retry');
     this.o.publishSync({ manifestSeq: seq, state: 'failed', bytes, missing, error: error.slice(0, 4000) });
     this.scheduleRetry(
       fullJitterDelay(this.retryAttempt++, this.o.retryBaseMs ?? 30_000, this.o.retryCapMs ?? 3_600_000, this.o.random),
       'retry',
     );
     return { state: 'failed', error };
+  }
+
+  /** 401/403: nothing will work until the server knows this device again; say so and wait long. */
+  private credentialsRefused(seq: number, err: Error, bytes: number, missing: number): SyncOutcome {
+    this.cut = false;
+    this.o.publishEvent('credentials_refused', 'critical', err.message);
+    this.o.log.error({ error: err.message }, 'server refused the device credentials');
+    this.o.publishSync({ manifestSeq: seq, state: 'failed', bytes, missing, error: err.message.slice(0, 4000) });
+    this.scheduleRetry(this.o.credentialsBackoffMs ?? 3_600_000, 'retry');
+    return { state: 'failed', error: err.message };
   }
 
   private scheduleRetry(ms: number, reason: SyncReason): void {
@@ -319,7 +468,16 @@ export class ContentSync {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    for (const w of this.deferred.splice(0)) w({ state: 'failed', error: 'agent closing' });
     this.abort.abort();
     await this.running?.catch(() => {});
   }
+}
+
+/** Ids of the items of a manifest whose translations use a file. */
+function itemsOf(signed: SignedManifest, sha256: string): string[] {
+  return signed.manifest.items
+    .filter((i) => Object.values(i.translations).some((t) => t.file?.sha256 === sha256))
+    .map((i) => i.id);
 }

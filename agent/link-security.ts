@@ -26,13 +26,29 @@ export function assertSecureLink(url: string, allowPlaintext: boolean, what: str
   );
 }
 
+/** The CAs a link trusts: a PEM bundle, or a function read at each connection (the set may change, DESIGN §7). */
+export type PinnedCas = string | undefined | (() => string | undefined);
+
+export function currentCas(cas: PinnedCas): string | undefined {
+  return typeof cas === 'function' ? cas() : cas;
+}
+
 /**
- * `fetch` that trusts only the pinned CA for https:// (the global fetch, with an undici dispatcher whose TLS
- * connections verify against `caPem`); the global fetch when nothing is pinned.
+ * `fetch` that trusts only the pinned CAs for https:// (the global fetch, with an undici dispatcher whose TLS
+ * connections verify against them); the global fetch when nothing is pinned. Given a function, the set is read
+ * at every request and a new dispatcher made when it changed (connections to the old set are closed).
  */
-export function pinnedFetch(caPem: string | undefined): typeof fetch {
-  if (!caPem) return fetch;
-  const dispatcher = new Agent({ connect: { ca: caPem } });
-  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
-    fetch(input, { ...init, dispatcher } as RequestInit)) as typeof fetch;
+export function pinnedFetch(cas: PinnedCas): typeof fetch {
+  let held: { bundle: string; dispatcher: Agent } | null = null;
+  const dispatcherFor = (bundle: string): Agent => {
+    if (held?.bundle === bundle) return held.dispatcher;
+    void held?.dispatcher.close().catch(() => {});
+    held = { bundle, dispatcher: new Agent({ connect: { ca: bundle } }) };
+    return held.dispatcher;
+  };
+  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const bundle = currentCas(cas);
+    if (!bundle) return fetch(input, init);
+    return fetch(input, { ...init, dispatcher: dispatcherFor(bundle) } as RequestInit);
+  }) as typeof fetch;
 }

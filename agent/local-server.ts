@@ -1,17 +1,27 @@
 /**
  * The kiosk page's server, on 127.0.0.1 only: the UI's static files, the manifest of items valid now, the cached
- * files (with Range for video seeking) and anonymous view counts. Answers from disk alone, so it works offline.
+ * files (with Range for video seeking and PDFs read in chunks) and anonymous view counts, plus the page's heartbeat
+ * for the browser watchdog (agent/watchdog.ts). Answers from disk alone, so it works offline.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { basename, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { getMimeType } from 'hono/utils/mime';
-import { type LocalManifest, LocalViews, type ManifestItem, manifestFiles, Sha256Hex } from '../protocol/index.js';
+import {
+  LocalHeartbeat,
+  type LocalHeartbeatReply,
+  type LocalManifest,
+  LocalViews,
+  type ManifestItem,
+  manifestFiles,
+  Sha256Hex,
+} from '../protocol/index.js';
 import type { ContentStore, CurrentManifest } from './content-store.js';
+import { BrowserWatchdog } from './watchdog.js';
 
 export interface LocalServerState {
   deviceId: () => string | null;
@@ -22,6 +32,8 @@ export interface LocalServerState {
   clock: () => number;
   store: ContentStore;
   recordViews: (views: LocalViews) => void;
+  /** The agent's watchdog (it reports stale screens); without one the server keeps its own. */
+  watchdog?: BrowserWatchdog;
 }
 
 /** Items valid at `now`, without translations whose file is not (or no longer) verified on disk. */
@@ -47,6 +59,30 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
     const tag = t.trim();
     return tag === '*' || tag.replace(/^W\//, '') === bare;
   });
+}
+
+/**
+ * Put into every web bundle (HTML) the page shows: the bundle runs in a sandboxed frame of its own (opaque) origin,
+ * so the kiosk page cannot listen to it; this reports touches and keys to the page, which resets its idle timer.
+ * At most one message per 500 ms; it carries nothing of what was touched.
+ */
+export const BUNDLE_ACTIVITY_SCRIPT =
+  '<script>(()=>{let t=-1e9;const p=()=>{const n=performance.now();if(n-t<500)return;t=n;try{parent.postMessage({kioskActivity:1},"*")}catch(e){}};' +
+  'for(const e of ["pointerdown","pointermove","keydown","wheel","touchstart"])addEventListener(e,p,{capture:true,passive:true})})()</script>';
+
+/** Bundles larger than this are served as they are (no activity script): no HTML page of a kiosk is that big. */
+const MAX_INJECT_BYTES = 8 * 2 ** 20;
+
+/** The bundle's HTML with the activity script first in <head> (before any CSP meta of the bundle), never before the doctype. */
+export function injectActivityScript(html: string): string {
+  for (const re of [/<head(\s[^>]*)?>/i, /<html(\s[^>]*)?>/i, /<!doctype[^>]*>/i]) {
+    const m = re.exec(html);
+    if (m) {
+      const at = m.index + m[0].length;
+      return html.slice(0, at) + BUNDLE_ACTIVITY_SCRIPT + html.slice(at);
+    }
+  }
+  return BUNDLE_ACTIVITY_SCRIPT + html;
 }
 
 /** A build that puts a content hash in a name (`app.3f9a1c2e.js`, `app-3f9a1c2e.js`) never changes that file. */
@@ -94,6 +130,26 @@ function uiFiles(uiDir: string) {
 
 export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
   const app = new Hono();
+  const watchdog = state.watchdog ?? new BrowserWatchdog({ clock: state.clock });
+
+  // The page's heartbeat. Only from the page itself: a web bundle's frame has an opaque origin (`Origin: null`).
+  app.post('/local/heartbeat', async (c) => {
+    const origin = c.req.header('origin');
+    if (origin !== undefined && origin !== new URL(c.req.url).origin)
+      return c.json({ error: { code: 'forbidden', message: 'heartbeat only from the kiosk page' } }, 403);
+    const parsed = LocalHeartbeat.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'bad_request', message: parsed.error.message } }, 400);
+    watchdog.beat(parsed.data);
+    c.header('cache-control', 'no-store');
+    return c.json({ intervalMs: watchdog.beatIntervalMs } satisfies LocalHeartbeatReply);
+  });
+
+  // For the launcher (deploy/kiosk-launcher.sh): 503 = no heartbeat for too long, restart the browser.
+  app.get('/local/watchdog', (c) => {
+    const status = watchdog.check();
+    c.header('cache-control', 'no-store');
+    return c.json(status, status.state === 'stale' ? 503 : 200);
+  });
   app.get('/local/manifest', (c) => {
     const current = state.current();
     const body: LocalManifest = {
@@ -109,6 +165,12 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
     return c.json(body);
   });
 
+  // Interface labels the department entered (the signed manifest's `uiLabels`, DESIGN §7); {} when none.
+  app.get('/local/ui-labels', (c) => {
+    c.header('cache-control', 'no-store');
+    return c.json({ labels: state.current()?.signed.manifest.uiLabels ?? {} });
+  });
+
   app.get('/local/files/:sha256', async (c) => {
     const sha = c.req.param('sha256');
     const current = state.current();
@@ -120,6 +182,18 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
     if (!file || !(await state.store.verify(sha))) return c.json({ error: { code: 'not_found', message: 'no such file' } }, 404);
     const path = state.store.filePath(sha);
     const size = (await stat(path)).size;
+    if (file.mime.toLowerCase() === 'text/html' && size <= MAX_INJECT_BYTES) {
+      // A web bundle: always whole (Range ignored, as RFC 9110 allows), with the activity script; its own ETag.
+      const tag = `"${sha}-a1"`;
+      c.header('content-type', file.mime);
+      c.header('etag', tag);
+      c.header('cache-control', 'private, no-cache');
+      if (etagMatches(c.req.header('if-none-match'), tag)) return c.body(null, 304);
+      // latin1 keeps every byte as it is, whatever the bundle's charset; the script is ASCII.
+      const html = Buffer.from(injectActivityScript((await readFile(path)).toString('latin1')), 'latin1');
+      c.header('content-length', String(html.length));
+      return c.body(new Uint8Array(html), 200);
+    }
     c.header('content-type', file.mime);
     c.header('accept-ranges', 'bytes');
     // Immutable by address: a changed file is a new sha256.
@@ -163,7 +237,9 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
     app.get('/', (c) => {
       const pairing = state.pairing();
       const text = pairing ? `Mã ghép nối: ${pairing.code}` : 'Đang tải nội dung…';
-      return c.html(`<!doctype html><html lang="vi"><meta charset="utf-8"><title>Kiosk</title><h1>${text}</h1></html>`);
+      // It beats too, else the launcher would restart the browser on it forever.
+      const beat = `<script>setInterval(()=>fetch('/local/heartbeat',{method:'POST',headers:{'content-type':'application/json'},body:JSON.stringify({uptimeS:performance.now()/1000})}),${watchdog.beatIntervalMs})</script>`;
+      return c.html(`<!doctype html><html lang="vi"><meta charset="utf-8"><title>Kiosk</title><h1>${text}</h1>${beat}</html>`);
     });
   }
   return app;

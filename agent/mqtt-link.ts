@@ -7,14 +7,20 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type DevicePublishKind, type StatusMessage, topics } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
-import { assertSecureLink } from './link-security.js';
+import { assertSecureLink, currentCas, type PinnedCas } from './link-security.js';
 
 export interface MqttLinkOptions {
   url: string;
   deviceId: string;
   secret: string;
-  /** The CA pinned at enrollment: a TLS link (mqtts://, wss://) trusts only it. None = the system's CAs. */
-  ca?: string | undefined;
+  /**
+   * The CAs pinned (the keys document's `tlsCas`, else the enrollment CA): a TLS link (mqtts://, wss://) trusts only
+   * them. A function is read again before every reconnect, so a kiosk follows a CA change (DESIGN §7). None = the
+   * system's CAs.
+   */
+  ca?: PinnedCas;
+  /** The version of the keys document the kiosk holds, sent in its `status` (the server counts who holds a new CA). */
+  keysVersion?: () => number | undefined;
   /** Lab only: allow a plaintext URL that is not loopback (docs/deployment.md). */
   allowPlaintext?: boolean;
   agentVersion: string;
@@ -45,18 +51,13 @@ export class MqttLink {
 
   start(): void {
     const { deviceId } = this.o;
-    const status = (online: boolean): string =>
-      JSON.stringify({
-        online,
-        ts: this.o.clock(),
-        agentVersion: this.o.agentVersion,
-        bootId: this.o.bootId,
-      } satisfies StatusMessage);
+    const status = (online: boolean): string => this.statusJson(online);
+    const ca = currentCas(this.o.ca);
     const client = mqtt.connect(this.o.url, {
       clientId: deviceId,
       username: deviceId,
       password: this.o.secret,
-      ...(this.o.ca ? { ca: this.o.ca, rejectUnauthorized: true } : {}),
+      ...(ca ? { ca, rejectUnauthorized: true } : {}),
       clean: false,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
@@ -95,8 +96,30 @@ export class MqttLink {
     this.o.log.debug({ delay, attempt: this.attempt }, 'mqtt reconnect scheduled');
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.closing && this.client && !this.client.connected) this.client.reconnect();
+      if (!this.closing && this.client && !this.client.connected) {
+        // mqtt.js builds each new TLS socket from these options: the CAs pinned now, not those of the first connect.
+        const ca = currentCas(this.o.ca);
+        if (ca) Object.assign(this.client.options, { ca, rejectUnauthorized: true });
+        this.client.reconnect();
+      }
     }, delay);
+  }
+
+  private statusJson(online: boolean): string {
+    const keysVersion = this.o.keysVersion?.();
+    return JSON.stringify({
+      online,
+      ts: this.o.clock(),
+      agentVersion: this.o.agentVersion,
+      bootId: this.o.bootId,
+      ...(keysVersion !== undefined ? { keysVersion } : {}),
+    } satisfies StatusMessage);
+  }
+
+  /** Publishes `status` again (online) — after the kiosk took a new keys document, so the server knows it holds it. */
+  republishStatus(): void {
+    if (this.client && this.up)
+      this.client.publish(topics.status(this.o.deviceId), this.statusJson(true), { qos: 1, retain: true });
   }
 
   /** QoS 1 publish; resolves on PUBACK. Rejects when the link is down, so the caller keeps the data on disk. */
@@ -124,12 +147,7 @@ export class MqttLink {
     if (this.up) {
       // A clean shutdown says so itself; the will is for power cuts and crashes.
       await new Promise<void>((resolve) => {
-        client.publish(
-          topics.status(this.o.deviceId),
-          JSON.stringify({ online: false, ts: this.o.clock(), agentVersion: this.o.agentVersion, bootId: this.o.bootId }),
-          { qos: 1, retain: true },
-          () => resolve(),
-        );
+        client.publish(topics.status(this.o.deviceId), this.statusJson(false), { qos: 1, retain: true }, () => resolve());
         setTimeout(resolve, 1000).unref();
       });
     }

@@ -16,6 +16,7 @@ import { createDashboardRoutes } from '../server/dashboard/create-dashboard-rout
 import { type Database, openDatabase } from '../server/db/open-database.js';
 import { buildHttpApp } from '../server/http/app.js';
 import { HOUR, local, startCoverageServer } from '../tests/coverage-helpers.js';
+import { scalePlan, seedScaleFleet } from './lib/scale-fleet.js';
 
 /** The dashboard's own reads (site table, alerts, map) on the same database, with the server's auth. */
 async function startDashboardServer(db: Database) {
@@ -38,129 +39,7 @@ async function startDashboardServer(db: Database) {
   };
 }
 
-const SITES = 10_000;
-const DEVICES = 50_000;
-const DISTRICTS = 100;
-const COMMUNES = 1_980;
 const NOW = local('2026-11-23T10:00:00');
-
-function seed(db: Database): void {
-  const site = db.prepare(
-    'INSERT INTO sites (id, kind, name, parent_id, border, admin_code, valid_to) VALUES (?, ?, ?, ?, 1, ?, ?)',
-  );
-  const device = db.prepare(
-    `INSERT INTO devices (id, site_id, status, first_seen, equipped_at, decommissioned_at, last_seen, content_seq, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const siteIds: string[] = [];
-  const childKinds = ['station', 'gate', 'office', 'office'] as const;
-  db.transaction(() => {
-    for (let d = 0; d < DISTRICTS; d++) site.run(`d${d}`, 'district', `Huyện ${d}`, null, null, '2025-06-30');
-    for (let c = 0; c < COMMUNES; c++) {
-      site.run(`c${c}`, 'commune', `Xã ${c}`, `d${c % DISTRICTS}`, String(20_000 + c), null);
-      siteIds.push(`c${c}`);
-    }
-    for (let s = 0; siteIds.length < SITES - DISTRICTS; s++) {
-      site.run(`s${s}`, childKinds[s % childKinds.length], `Điểm ${s}`, `c${s % COMMUNES}`, null, null);
-      siteIds.push(`s${s}`);
-    }
-    // Deterministic mix: most devices equipped at various times since 2021, some never applied a manifest,
-    // some only registered, some decommissioned; last seen spread over the past two days.
-    const start = local('2021-01-01T00:00:00');
-    let state = 42;
-    // A small LCG: the same fleet on every run, without a pattern tying a site to one kind of device.
-    const random = (n: number) => {
-      state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-      // The high bits: an LCG's low bits cycle quickly.
-      return Math.floor((state / 4_294_967_296) * n);
-    };
-    for (let i = 0; i < DEVICES; i++) {
-      const siteId = siteIds[random(siteIds.length)] as string;
-      const kind = random(10);
-      const firstSeen = start + random(5 * 365) * 24 * HOUR;
-      const status = kind === 8 ? 'registered' : kind === 9 ? 'decommissioned' : 'active';
-      const equippedAt = kind === 7 || kind === 8 ? null : firstSeen + HOUR;
-      device.run(
-        `dev-${i}`,
-        siteId,
-        status,
-        kind === 8 ? null : firstSeen,
-        equippedAt,
-        kind === 9 ? firstSeen + 200 * 24 * HOUR : null,
-        kind === 8 ? null : NOW - random(48) * HOUR,
-        kind === 8 ? null : i % 20,
-        start,
-      );
-    }
-  })();
-  db.pragma('optimize');
-}
-
-const PLAN = {
-  id: 'bench-plan',
-  province: 'Bench',
-  document: '1/KH-BENCH',
-  issued: '2020-12-24',
-  title: 'Benchmark plan',
-  targets: [
-    {
-      id: 'p1-communes',
-      phase: '2020-2025',
-      deadline: '2025-12-31',
-      label: '50% xã',
-      scope: { kind: 'commune', border: true },
-      required: { share: 0.5 },
-    },
-    {
-      id: 'p1-districts',
-      phase: '2020-2025',
-      deadline: '2025-12-31',
-      label: '50% huyện',
-      scope: { kind: 'district', border: true },
-      required: { share: 0.5 },
-    },
-    {
-      id: 'p1-stations',
-      phase: '2020-2025',
-      deadline: '2025-12-31',
-      label: 'đồn',
-      scope: { kind: 'station' },
-      required: { count: 1000 },
-    },
-    {
-      id: 'p1-gate',
-      phase: '2020-2025',
-      deadline: '2025-12-31',
-      label: 'cửa khẩu',
-      scope: { sites: ['s1'] },
-      required: { share: 1 },
-    },
-    {
-      id: 'p2-communes',
-      phase: '2025-2030',
-      deadline: '2030-12-31',
-      label: '100% xã',
-      scope: { kind: 'commune', border: true },
-      required: { share: 1 },
-    },
-    {
-      id: 'p2-districts',
-      phase: '2025-2030',
-      deadline: '2030-12-31',
-      label: '100% huyện',
-      scope: { kind: 'district', border: true },
-      required: { share: 1 },
-    },
-    {
-      id: 'p2-gates',
-      phase: '2025-2030',
-      deadline: '2030-12-31',
-      label: 'cửa khẩu',
-      scope: { kind: 'gate' },
-      required: { share: 1 },
-    },
-  ],
-};
 
 const WHOLE = new Set(['communes all=1', 'sites by probl.', 'alerts', 'map']);
 
@@ -208,10 +87,10 @@ async function main(): Promise<void> {
   try {
     const db = openDatabase(file);
     const t0 = performance.now();
-    seed(db);
-    savePlan(db, PLAN, NOW);
+    const seeded = seedScaleFleet(db, { now: NOW });
+    savePlan(db, scalePlan(), NOW);
     db.close();
-    console.log(`seeded ${SITES} sites, ${DEVICES} devices in ${Math.round(performance.now() - t0)} ms`);
+    console.log(`seeded ${seeded.sites} sites, ${seeded.devices} devices in ${Math.round(performance.now() - t0)} ms`);
     const server = await startCoverageServer({ now: NOW, dbFile: file, seed: false });
     const dash = await startDashboardServer(server.db);
     try {

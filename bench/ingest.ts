@@ -16,6 +16,7 @@ import { topics } from '../protocol/index.js';
 import { openDatabase } from '../server/db/open-database.js';
 import { seedReferenceData } from '../server/db/seed.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
+import { prefillHealth } from './lib/prefill.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,20 +68,8 @@ function sample(seq: number) {
 function prefill(file: string, rows: number): void {
   const db = openDatabase(file);
   seedReferenceData(db);
-  const insert = db.prepare(
-    `INSERT INTO health (device_id, seq, device_ts, received_ts, cpu_load, mem_used, disk_used, disk_free, temp_c, uptime_s, content_seq, queue_depth)
-     VALUES (?, ?, ?, ?, 20, 50, 40, 1000000000, 45, 1000, 3, 0)`,
-  );
-  // History of 10 000 other kiosks, one sample a minute, oldest first.
-  const devices = 10_000;
-  const start = Date.now() - Math.ceil(rows / devices) * 60_000;
-  const chunk = db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const minute = Math.floor(i / devices);
-      insert.run(`history-${i % devices}`, minute + 1, start + minute * 60_000, start + minute * 60_000);
-    }
-  });
-  for (let i = 0; i < rows; i += 50_000) chunk(i, Math.min(rows, i + 50_000));
+  // History of 10 000 other kiosks, one sample a minute, through the server's own ingest.
+  prefillHealth(db, rows);
   for (let i = 0; i < CLIENTS; i++) registerDevice(db, { id: `bench-${i}`, secret: `bench-secret-${i}-0123456789` });
   db.close();
 }

@@ -1,23 +1,83 @@
 #!/bin/sh
 # Chromium in kiosk mode on the agent's local page, started from the kiosk user's graphical session (docs/agent.md).
 # Restarts the browser whenever it exits or crashes; waits for the agent's local server first.
-# Settings (environment): KIOSK_URL, CHROMIUM, KIOSK_PROFILE; KIOSK_MAX_LAUNCHES bounds the loop (tests only).
+# Browser watchdog (docs/agent.md): the kiosk page posts a heartbeat to the agent; once KIOSK_WATCHDOG_GRACE_S have
+# passed since a launch, the launcher asks the agent every KIOSK_WATCHDOG_POLL_S (GET /local/watchdog). A 503 (no
+# heartbeat for too long: a hung page, a crashed tab, an error page) stops Chromium (TERM, KILL after 10 s) and starts
+# it again. The agent knows, the launcher restarts: the agent is a sandboxed system service and cannot start a browser
+# in this session. An agent that does not answer is left to systemd: restarting the browser would not help.
+# Settings (environment): KIOSK_URL, CHROMIUM, KIOSK_PROFILE, KIOSK_CHROMIUM_FLAGS (extra flags, e.g. --headless in
+# tests), KIOSK_WATCHDOG_GRACE_S (default 90), KIOSK_WATCHDOG_POLL_S (default 10; 0 = no watchdog);
+# KIOSK_MAX_LAUNCHES bounds the loop (tests only).
 set -u
 
 URL="${KIOSK_URL:-http://127.0.0.1:8090/}"
 CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || echo /usr/bin/chromium)}"
 PROFILE="${KIOSK_PROFILE:-${HOME:-/tmp}/.cache/kiosk-chromium}"
 MAX="${KIOSK_MAX_LAUNCHES:-0}"
+EXTRA_FLAGS="${KIOSK_CHROMIUM_FLAGS:-}"
+GRACE="${KIOSK_WATCHDOG_GRACE_S:-90}"
+POLL="${KIOSK_WATCHDOG_POLL_S:-10}"
+# scheme://host:port of the page, whatever path or query KIOSK_URL has.
+ORIGIN=$(printf '%s\n' "$URL" | sed 's#^\([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*\).*#\1#')
 
 agent_up() {
   if command -v curl >/dev/null 2>&1; then
-    curl -fsS -o /dev/null --max-time 2 "${URL%/}/local/manifest"
+    curl -fsS -o /dev/null --max-time 2 "$ORIGIN/local/manifest"
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -O /dev/null -T 2 "${URL%/}/local/manifest"
+    wget -q -O /dev/null -T 2 "$ORIGIN/local/manifest"
   else
     return 0
   fi
 }
+
+# True only when the agent answers 503: no heartbeat from the page for too long. No answer, or any other status
+# (an older agent without a watchdog: 404), is not a reason to restart.
+page_stale() {
+  if command -v curl >/dev/null 2>&1; then
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$ORIGIN/local/watchdog")" = 503 ]
+  elif command -v wget >/dev/null 2>&1; then
+    wget -S -q -O /dev/null -T 3 "$ORIGIN/local/watchdog" 2>&1 | grep -q '^ *HTTP/[0-9.]* 503'
+  else
+    return 1
+  fi
+}
+
+# Stops the browser's whole process group (browser, zygote, renderers, GPU).
+stop_browser() {
+  kill -TERM "-$1" 2>/dev/null || return 0
+  waited=0
+  while kill -0 "-$1" 2>/dev/null && [ "$waited" -lt 10 ]; do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  kill -KILL "-$1" 2>/dev/null
+  return 0
+}
+
+# Runs in a subshell beside the browser; its sleeps end with it (no stray `sleep` holding the session's output).
+watch_browser() {
+  [ "$POLL" -gt 0 ] || exit 0
+  nap=""
+  trap 'if [ -n "$nap" ]; then kill "$nap" 2>/dev/null; fi; exit 0' TERM
+  sleep "$GRACE" &
+  nap=$!
+  wait "$nap"
+  while kill -0 "$1" 2>/dev/null; do
+    if page_stale; then
+      echo "kiosk-launcher: no heartbeat from the kiosk page; restarting chromium" >&2
+      stop_browser "$1"
+      exit 0
+    fi
+    sleep "$POLL" &
+    nap=$!
+    wait "$nap"
+  done
+}
+
+pid=""
+watcher=""
+trap 'if [ -n "$watcher" ]; then kill "$watcher" 2>/dev/null; fi; if [ -n "$pid" ]; then stop_browser "$pid"; fi; exit 0' TERM INT HUP
 
 launches=0
 while :; do
@@ -32,7 +92,9 @@ while :; do
     sed -i 's/"exited_cleanly":false/"exited_cleanly":true/; s/"exit_type":"[A-Za-z]*"/"exit_type":"Normal"/' \
       "$PROFILE/Default/Preferences"
   fi
-  "$CHROMIUM" \
+  # setsid: the browser leads a process group of its own, so the watchdog can stop all of it.
+  # shellcheck disable=SC2086 # EXTRA_FLAGS is a list of flags
+  setsid "$CHROMIUM" \
     --kiosk "$URL" \
     --user-data-dir="$PROFILE" \
     --no-first-run \
@@ -50,8 +112,19 @@ while :; do
     --check-for-update-interval=31536000 \
     --autoplay-policy=no-user-gesture-required \
     --password-store=basic \
-    --lang=vi
+    --lang=vi \
+    $EXTRA_FLAGS &
+  pid=$!
+  watch_browser "$pid" &
+  watcher=$!
+  wait "$pid"
   status=$?
+  kill "$watcher" 2>/dev/null
+  wait "$watcher" 2>/dev/null
+  # Whatever the browser left behind (renderers of a killed browser) goes with it.
+  kill -KILL "-$pid" 2>/dev/null
+  pid=""
+  watcher=""
   launches=$((launches + 1))
   echo "kiosk-launcher: chromium exited with status $status; restarting" >&2
   if [ "$MAX" -gt 0 ] && [ "$launches" -ge "$MAX" ]; then

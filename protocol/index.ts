@@ -8,6 +8,7 @@ export * from './local.js';
 export * from './manifest.js';
 export * from './messages.js';
 export * from './provisioning.js';
+export * from './release.js';
 export * from './signature.js';
 export * from './topics.js';
 export * from './version.js';

@@ -13,6 +13,8 @@ export const KEYS_DOCUMENT_LIFETIME_MS = 365 * 86_400_000;
 
 const IsoDateTime = z.iso.datetime({ offset: true });
 const PublicKeyPem = z.string().max(1000).includes('BEGIN PUBLIC KEY');
+/** One CA certificate, PEM (the server's own CA is ≈ 0.6 KB; a province CA with a long name a few KB). */
+const CertificatePem = z.string().max(16_000).includes('BEGIN CERTIFICATE');
 const Base64Signature = z
   .string()
   .regex(/^[A-Za-z0-9+/]+={0,2}$/)
@@ -41,6 +43,12 @@ export const KeysDocument = z.looseObject({
     .min(1)
     .max(64)
     .refine((keys) => keys.some((k) => k.status === 'current'), 'a keys document needs at least one current key'),
+  /**
+   * The CAs a kiosk trusts for the server's TLS (docs/deployment.md, moving to a new CA). Optional: a document
+   * without it leaves the kiosk on the CA it was handed at enrollment. Signed by the root like the keys, so
+   * whoever can change the server's TLS cannot change what kiosks trust.
+   */
+  tlsCas: z.array(CertificatePem).min(1).max(8).optional(),
 });
 export type KeysDocument = z.infer<typeof KeysDocument>;
 
@@ -144,4 +152,16 @@ export function lookupKey(trust: Trust, keyId: string): KeyLookup {
 export function singleKeyTrust(publicKey: string | KeyObject): Trust {
   const pem = typeof publicKey === 'string' ? publicKey : publicKey.export({ type: 'spki', format: 'pem' }).toString();
   return { rootKey: pem, document: null, enrolledKey: pem };
+}
+
+/**
+ * The PEM bundle of the CAs a kiosk trusts for the server: those of the keys document it holds when that names
+ * any (`tlsCas`), else the CA handed out at enrollment; undefined = none pinned (the system's trusted CAs). The
+ * held document counts even once expired: it was the root's word when accepted, and the link must stay up for
+ * the kiosk to fetch the next one.
+ */
+export function pinnedCaBundle(held: SignedKeysDocument | null, enrollmentCa: string | undefined): string | undefined {
+  const cas = held?.document.tlsCas;
+  if (cas && cas.length > 0) return cas.map((pem) => pem.trim()).join('\n');
+  return enrollmentCa;
 }

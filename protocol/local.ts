@@ -35,3 +35,18 @@ export const LocalViews = z.object({
     .max(100),
 });
 export type LocalViews = z.infer<typeof LocalViews>;
+
+/** `POST /local/heartbeat`: the kiosk page says it is alive (its JS runs); the agent's browser watchdog counts on it. */
+export const LocalHeartbeat = z.object({
+  /** Seconds since the page was loaded (monotonic in the page). */
+  uptimeS: z.number().nonnegative().max(315_360_000),
+  /** The screen on show (`data-screen`), for the watchdog status. */
+  screen: z.string().max(40).optional(),
+  /** The page's JS heap in use, where the browser tells it (Chromium's `performance.memory`). */
+  heapBytes: z.number().int().nonnegative().optional(),
+});
+export type LocalHeartbeat = z.infer<typeof LocalHeartbeat>;
+
+/** The answer to a heartbeat: how often the agent wants the next ones. */
+export const LocalHeartbeatReply = z.object({ intervalMs: z.number().int().min(100).max(600_000) });
+export type LocalHeartbeatReply = z.infer<typeof LocalHeartbeatReply>;

@@ -49,6 +49,11 @@ export const Manifest = z.looseObject({
   issuedAt: IsoDateTime,
   expiresAt: IsoDateTime,
   items: z.array(ManifestItem).max(LIMITS.maxManifestItems),
+  /**
+   * Kiosk interface labels the department entered, per language (protocol/ui-labels.ts keys, `{name}` placeholders).
+   * Optional and added in 0.2: an older agent keeps it unread (loose object, signature over the exact bytes).
+   */
+  uiLabels: z.record(LangTag, z.record(z.string().max(64), z.string().max(500))).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
 

@@ -11,6 +11,8 @@ export const StatusMessage = z.object({
   ts: EpochMs,
   agentVersion: ShortText,
   bootId: ShortText,
+  /** Version of the keys document the kiosk holds (optional; agents before it omit it). docs/deployment.md: who holds a new CA. */
+  keysVersion: Seq.optional(),
 });
 export type StatusMessage = z.infer<typeof StatusMessage>;
 
@@ -38,13 +40,17 @@ export const HealthMessage = z.object({
 });
 export type HealthMessage = z.infer<typeof HealthMessage>;
 
-export const SYNC_STATES = ['downloading', 'applied', 'failed'] as const;
+/**
+ * `waiting_window`: files are missing and the download window (`downloadWindow`) is closed — before the first byte or
+ * paused between pieces; the download goes on when it opens. Servers before it refuse the state (a dropped report).
+ */
+export const SYNC_STATES = ['downloading', 'waiting_window', 'applied', 'failed'] as const;
 export const SyncMessage = z.object({
   manifestSeq: Seq,
   state: z.enum(SYNC_STATES),
   /** Bytes downloaded so far for this manifest. */
   bytes: Seq,
-  /** Files still missing. */
+  /** Files still missing (with `applied`: files skipped because the server no longer has them, named in `error`). */
   missing: Seq,
   error: LongText.optional(),
   /**
@@ -85,7 +91,7 @@ export type EventMessage = z.infer<typeof EventMessage>;
 export const DeviceSettings = z
   .object({
     healthIntervalS: z.number().int().min(5).max(86_400),
-    /** node-cron expression (5 or 6 fields). */
+    /** Cron expression, 5 fields or 6 with seconds first (node-cron's syntax; agents read it with croner). */
     syncCron: z.string().min(9).max(100),
     /** Local time window in which downloads may run, "HH:MM-HH:MM" (may wrap midnight); null = any time. */
     downloadWindow: z
@@ -134,3 +140,32 @@ export type CommandResultMessage = z.infer<typeof CommandResultMessage>;
 /** `manifest`: server → device; a newer manifest exists, pull it. */
 export const ManifestNotice = z.object({ seq: Seq });
 export type ManifestNotice = z.infer<typeof ManifestNotice>;
+
+export const RELEASE_REPORT_STATES = ['downloading', 'installed', 'switched', 'committed', 'rolled_back', 'failed'] as const;
+export type ReleaseReportState = (typeof RELEASE_REPORT_STATES)[number];
+/**
+ * `release`: device → server, the progress of an over-the-air update (docs/releases.md). One report per step;
+ * `ts` (device clock) keeps real repeats apart from a resend after a lost PUBACK, which the server stores once.
+ */
+export const ReleaseReport = z.object({
+  /** The release the report is about. */
+  version: ShortText.min(1),
+  rolloutId: Id.nullable(),
+  state: z.enum(RELEASE_REPORT_STATES),
+  /** The release running when the report was made. */
+  running: ShortText,
+  bytes: Seq.optional(),
+  /** Why it failed or was rolled back, in a sentence. */
+  reason: LongText.optional(),
+  ts: EpochMs,
+});
+export type ReleaseReport = z.infer<typeof ReleaseReport>;
+
+/** `GET /api/v1/devices/{id}/release`: the release this device should run (the signed release manifest), or none. */
+export const DeviceReleaseTarget = z.object({
+  rolloutId: Id.nullable(),
+  version: ShortText.nullable(),
+  /** The signed release manifest exactly as uploaded; the agent verifies it itself (protocol/release.ts). */
+  release: z.unknown(),
+});
+export type DeviceReleaseTarget = z.infer<typeof DeviceReleaseTarget>;

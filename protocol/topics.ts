@@ -7,7 +7,7 @@ import { Id } from './domain.js';
 export const TOPIC_ROOT = 'fleet/v1/devices';
 
 /** Suffixes a device publishes (device → server). */
-export const DEVICE_PUBLISH = ['status', 'health', 'sync', 'stats', 'events'] as const;
+export const DEVICE_PUBLISH = ['status', 'health', 'sync', 'stats', 'events', 'release'] as const;
 /** Suffixes a device subscribes to (server → device). */
 export const DEVICE_SUBSCRIBE = ['commands', 'manifest'] as const;
 
@@ -34,6 +34,7 @@ export const topics = {
   sync: (deviceId: string) => `${topics.base(deviceId)}/sync`,
   stats: (deviceId: string) => `${topics.base(deviceId)}/stats`,
   events: (deviceId: string) => `${topics.base(deviceId)}/events`,
+  release: (deviceId: string) => `${topics.base(deviceId)}/release`,
   commands: (deviceId: string) => `${topics.base(deviceId)}/commands`,
   commandResult: (deviceId: string, commandId: string) =>
     `${topics.base(deviceId)}/commands/${segment(commandId, 'command id')}/result`,

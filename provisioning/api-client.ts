@@ -99,6 +99,8 @@ export function createApiClient(options: ApiClientOptions) {
 
   return {
     base,
+    /** The CA this client trusts for the server (undefined: the system's). */
+    ca: options.ca,
     postJson: (path: string, json: unknown) => request('POST', path, { json }),
     postBytes: (path: string, bytes: Uint8Array, type: string, alsoOk: number[] = []) =>
       request('POST', path, { bytes, type }, alsoOk),

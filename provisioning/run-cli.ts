@@ -7,7 +7,7 @@ import { type CliContext, CliError, EXIT, usageError } from './cli-support.js';
 import { devicesRevokeHelp, devicesRevokeOptions, runDevicesRevoke } from './commands/devices.js';
 import { enrollHelp, enrollOptions, runEnroll } from './commands/enroll.js';
 import { devicesImportHelp, importOptions, runDevicesImport, runSitesImport, sitesImportHelp } from './commands/imports.js';
-import { keysHelp, keysOptions, runKeys } from './commands/keys.js';
+import { keysHelp, keysOptions, keysTlsCasHelp, keysTlsCasOptions, runKeys, runKeysTlsCas } from './commands/keys.js';
 import { loginHelp, loginOptions, pairingClaimHelp, pairingClaimOptions, runLogin, runPairingClaim } from './commands/session.js';
 import { runTokensCreate, tokensCreateHelp, tokensCreateOptions } from './commands/tokens.js';
 
@@ -23,9 +23,12 @@ Commands:
   pairing claim CODE --site ID                claim the code an unenrolled kiosk shows
   login --username U --token-file FILE        log in and save an API token for the commands above
   keys status|rotate|prepare|sign|publish     the keys that sign content manifests (admin)
+  keys tls-cas add|retire|set                 the CAs kiosks trust for the server (moving to a new CA)
 
 Every command has --help. Commands for people need --server URL (or KIOSK_SERVER) and an API token
-(--token-file FILE, or KIOSK_API_TOKEN). Step by step: docs/provisioning.md.`;
+(--token-file FILE, or KIOSK_API_TOKEN). Against the server's own CA: --ca-fingerprint HEX (checked before
+anything is sent) or --ca FILE; \`login\` saves the CA beside the token file for the later commands.
+Step by step: docs/provisioning.md.`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -65,6 +68,12 @@ const VERBS: Record<string, Verb> = {
     run: (v, p, ctx) => runDevicesImport(p[0], v, ctx),
   },
   keys: { help: keysHelp, options: keysOptions, positionals: 1, run: (v, p, ctx) => runKeys(p[0], v, ctx) },
+  'keys tls-cas': {
+    help: keysTlsCasHelp,
+    options: keysTlsCasOptions,
+    positionals: 2,
+    run: (v, p, ctx) => runKeysTlsCas(p[0], p[1], v, ctx),
+  },
   'devices revoke': {
     help: devicesRevokeHelp,
     options: devicesRevokeOptions,

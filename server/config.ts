@@ -15,6 +15,19 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * UNITS_MS[(match[2] ?? 'ms') as keyof typeof UNITS_MS]);
 }
 
+/** BACKUP_RETENTION: a bare whole number is a count of backups, a number with a unit an age. */
+export type Retention = { count: number } | { maxAgeMs: number };
+export function parseRetention(value: number | string): Retention {
+  const text = String(value).trim();
+  if (/^\d+$/.test(text)) {
+    const count = Number(text);
+    if (count < 1) throw new Error('BACKUP_RETENTION: keep at least 1 backup');
+    return { count };
+  }
+  if (!/[a-z]\s*$/.test(text)) throw new Error(`not a retention: ${JSON.stringify(text)} (a count like 14, or an age like 30d)`);
+  return { maxAgeMs: parseDuration(text) };
+}
+
 const Duration = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') return value;
   try {
@@ -39,8 +52,14 @@ export const ConfigSchema = z.object({
   ADMIN_PASSWORD: z.string().min(8).optional(),
   OFFLINE_AFTER: Duration.default(24 * UNITS_MS.h),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Raw health rows older than this are deleted; hourly roll-ups are kept. */
+  /** Raw health rows older than this are deleted (once rolled up); hourly roll-ups are kept for HEALTH_HOURLY_RETENTION. */
   HEALTH_RETENTION: Duration.default(30 * UNITS_MS.d),
+  /** Hourly health roll-ups older than this are deleted; 0 = kept for ever. */
+  HEALTH_HOURLY_RETENTION: Duration.default(730 * UNITS_MS.d),
+  /** Device and server events older than this (by receipt) are deleted; 0 = kept for ever. */
+  EVENTS_RETENTION: Duration.default(365 * UNITS_MS.d),
+  /** Audit records older than this are deleted; 0 = kept for ever. */
+  AUDIT_RETENTION: Duration.default(1825 * UNITS_MS.d),
   /** A group commit happens when this many samples wait … */
   INGEST_BATCH_SAMPLES: PositiveInt.default(1000),
   /** … or this long after the first one arrived. */
@@ -90,6 +109,24 @@ export const ConfigSchema = z.object({
   TLS_CA_FILE: z.string().min(1).optional(),
   /** A generated server certificate is re-issued from the same CA this long before it expires. */
   TLS_RENEW_BEFORE: Duration.default(30 * UNITS_MS.d),
+  /** Where scheduled backups go (docs/deployment.md, "Backup and restore"); none = no scheduled backups. */
+  BACKUP_DIR: z.string().min(1).optional(),
+  /** How often a scheduled backup runs (the first one this long after the start, or at once if the last is older). */
+  BACKUP_INTERVAL: Duration.default(24 * UNITS_MS.h),
+  /** Backups kept: a count (`14`) or an age (`30d`); the newest good one is always kept. */
+  BACKUP_RETENTION: z
+    .union([z.number(), z.string()])
+    .default(14)
+    .transform((value, ctx) => {
+      try {
+        return parseRetention(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** When set, `/metrics` wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN: at least 16 characters').optional(),
 });
 
 export type ServerConfig = z.infer<typeof ConfigSchema>;

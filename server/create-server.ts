@@ -4,7 +4,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { createAudit } from './auth/audit.js';
 import { createAuthMiddleware } from './auth/auth-middleware.js';
 import { ensureFirstAdmin } from './auth/bootstrap-admin.js';
 import { LoginLimiter } from './auth/login-limiter.js';
+import type { BackupResult } from './backup/backup.js';
+import { createBackupSchedule } from './backup/schedule.js';
 import { createDeviceBroker, MAX_MQTT_PACKET_BYTES } from './broker/device-broker.js';
 import { createMessageHandler } from './broker/message-handler.js';
 import { insertCommand } from './commands/commands-repo.js';
@@ -32,6 +34,7 @@ import { createDeviceDataRepo } from './ingest/device-data-repo.js';
 import { GroupCommitWriter } from './ingest/group-commit.js';
 import { createMaintenance } from './ingest/maintenance.js';
 import { markAllOffline } from './registry/devices-repo.js';
+import { type ReleaseService, releaseServiceFor } from './releases/index.js';
 import * as tls from './tls/index.js';
 
 export interface RunningServer {
@@ -57,6 +60,8 @@ export interface RunningServer {
   notifyManifest(deviceId: string, seq: number): void;
   /** The first admin's generated one-time password when this start created it, else null. */
   initialAdminPassword: string | null;
+  /** Takes a backup into BACKUP_DIR now (or joins the one under way); rejects when BACKUP_DIR is not set. */
+  backup(): Promise<BackupResult>;
   /** Flushes the ingest queue, then closes broker, HTTP and database. */
   close(): Promise<void>;
 }
@@ -109,7 +114,14 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     );
     cleanups.unshift(() => writer.close());
     const data = createDeviceDataRepo(db);
-    const messages = createMessageHandler({ writer, data, metrics, log: log.child({ module: 'messages' }) });
+    let releases: ReleaseService | null = null;
+    const messages = createMessageHandler({
+      writer,
+      data,
+      metrics,
+      log: log.child({ module: 'messages' }),
+      releaseReport: (deviceId, message, received) => releases?.report(deviceId, message, received),
+    });
     const broker = await createDeviceBroker({ db, log, metrics, writer, data, messages });
     // Closed after the writer flushed: what was committed gets its PUBACK before the sockets go.
     cleanups.splice(1, 0, () => broker.close());
@@ -122,13 +134,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     const mqtts = await tls.listenMqtts((socket) => broker.handle(socket), tlsState, config.MQTT_HOST, config.MQTTS_PORT);
     cleanups.splice(2, 0, () => tls.closeTlsListener(mqtts));
 
-    metrics.registry.gauge('fleet_devices_connected', 'Devices connected to the broker now', () => broker.connectedDevices());
-    metrics.registry.gauge('process_cpu_seconds_total', 'CPU time (user + system) this process used', () => {
-      const { user, system } = process.cpuUsage();
-      return (user + system) / 1e6;
-    });
-    metrics.registry.gauge('fleet_ingest_queue_depth', 'Samples waiting for a group commit', () => writer.depth);
-    metrics.registry.gauge('fleet_db_size_bytes', 'SQLite database file size plus its WAL', () => {
+    metrics.sources.devicesConnected = () => broker.connectedDevices();
+    metrics.sources.ingestQueueDepth = () => writer.depth;
+    metrics.sources.dbSizeBytes = () => {
       const size = (file: string) => {
         try {
           return statSync(file).size;
@@ -137,7 +145,16 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         }
       };
       return size(dbFile) + size(`${dbFile}-wal`);
-    });
+    };
+    metrics.sources.dataDirFreeBytes = () => {
+      const fs = statfsSync(config.DATA_DIR);
+      return fs.bavail * fs.bsize;
+    };
+    metrics.sources.dataDirSizeBytes = () => {
+      const fs = statfsSync(config.DATA_DIR);
+      return fs.blocks * fs.bsize;
+    };
+    metrics.sources.tlsNotAfterMs = () => tlsState.material.notAfter.getTime();
 
     const fleet: FleetControl = {
       revokeDevice: (deviceId) => broker.revokeDevice(deviceId),
@@ -159,6 +176,17 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       },
     };
 
+    const backups = config.BACKUP_DIR
+      ? createBackupSchedule({
+          db,
+          dataDir: config.DATA_DIR,
+          backupDir: config.BACKUP_DIR,
+          intervalMs: config.BACKUP_INTERVAL,
+          retention: config.BACKUP_RETENTION,
+          metrics,
+          log: log.child({ module: 'backup' }),
+        })
+      : null;
     const urls: ServerUrls = { publicUrl: '', mqttUrl: '' };
     const signingKeys = await loadOrCreateSigningKeys(config.DATA_DIR);
     const audit = createAudit(db);
@@ -170,7 +198,25 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       notifyManifest: (deviceId, seq) => fleet.notifyManifest(deviceId, seq),
       maxUploadBytes: config.CONTENT_MAX_BYTES,
     });
+    releases = releaseServiceFor({
+      db,
+      dataDir: config.DATA_DIR,
+      audit,
+      keyring: content.keyring,
+      notifyManifest: fleet.notifyManifest,
+    });
+    // Rollouts move on by themselves (soak time over, next phase); a quiet check when none is open.
+    const releaseTick = setInterval(() => {
+      try {
+        releases?.evaluate();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'rollout check failed; next tick retries');
+      }
+    }, 2_000);
+    releaseTick.unref();
+    cleanups.unshift(() => clearInterval(releaseTick));
     const deps: RouteDeps = {
+      releases,
       content,
       signingKeys,
       config,
@@ -182,6 +228,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       loginLimiter: LoginLimiter.fromConfig(config),
       fleet,
       urls,
+      backups,
     };
     const app = buildHttpApp(routeModules(deps), log.child({ module: 'http' }), {
       publicUrl: config.PUBLIC_URL,
@@ -264,6 +311,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       {
         intervalMs: config.MAINTENANCE_INTERVAL,
         retentionMs: config.HEALTH_RETENTION,
+        hourlyRetentionMs: config.HEALTH_HOURLY_RETENTION,
+        eventsRetentionMs: config.EVENTS_RETENTION,
+        auditRetentionMs: config.AUDIT_RETENTION,
         offlineAfterMs: config.OFFLINE_AFTER,
         contentRoot: content.store.root,
       },
@@ -271,6 +321,12 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     );
     maintenance.start();
     cleanups.unshift(() => maintenance.stop());
+
+    // Scheduled backups (docs/deployment.md, "Backup and restore"); stopped before the database closes.
+    if (backups) {
+      await backups.start();
+      cleanups.unshift(() => backups.stop());
+    }
 
     let closing: Promise<void> | null = null;
     return {
@@ -293,6 +349,10 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       fleet,
       notifyManifest: fleet.notifyManifest,
       initialAdminPassword: generatedPassword,
+      backup() {
+        if (!backups) return Promise.reject(new Error('no BACKUP_DIR is set: the server takes no backups'));
+        return backups.runNow();
+      },
       close() {
         closing ??= (async () => {
           for (const cleanup of cleanups) await cleanup();

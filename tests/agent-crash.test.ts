@@ -23,7 +23,15 @@ async function spawnAgent(env: AgentEnv, mqttUrl: string, extra: Record<string, 
   await writeFile(configPath, JSON.stringify(env.fileConfig(mqttUrl)), { mode: 0o600 });
   const child = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', '--config', configPath], {
     cwd: join(import.meta.dirname, '..'),
-    env: { ...process.env, LOG_LEVEL: 'silent', AGENT_UI_DIR: join(env.dir, 'no-ui'), AGENT_RECONNECT_CAP_S: '1', ...extra },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'silent',
+      AGENT_UI_DIR: join(env.dir, 'no-ui'),
+      AGENT_RECONNECT_CAP_S: '1',
+      // A restart here is the test's, not a fleet powering on at 07:00: no start-up jitter.
+      AGENT_SYNC_JITTER_S: '0',
+      ...extra,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -69,12 +69,20 @@ describe('dashboard page and files', () => {
     expect(page.body).toContain('/dashboard/app.js');
   });
 
-  it('serves its modules, styles and the Vietnamese font subset, and nothing outside them', async () => {
+  it('serves its built bundle, styles and the kiosk fonts (Vietnamese, Khmer, full Noto for Jrai), and nothing outside them', async () => {
     expect((await get('/dashboard/app.js')).type).toContain('text/javascript');
     expect((await get('/dashboard/style.css')).type).toContain('text/css');
-    const font = await app.request('/dashboard/fonts/noto-sans-vietnamese-400-normal.woff2');
+    const font = await app.request('/dashboard/fonts/noto-sans-vietnamese-400.woff2');
     expect(font.status).toBe(200);
     expect(font.headers.get('content-type')).toBe('font/woff2');
+    expect((await app.request('/dashboard/fonts/noto-sans-khmer-khmer-400.woff2')).status).toBe(200);
+    expect((await app.request('/dashboard/fonts/noto-sans-full-400.ttf')).headers.get('content-type')).toBe('font/ttf');
+    expect((await get('/dashboard/fonts.css')).type).toContain('text/css');
+    // The preview frame is the one dashboard page that may be framed, by the dashboard only.
+    const preview = await app.request('/dashboard/preview.html');
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-security-policy')).toContain("frame-ancestors 'self'");
+    expect((await get('/dashboard/index.html')).status).toBe(404);
     expect((await get('/dashboard/..%2Fdashboard-repo.ts')).status).toBe(404);
     expect((await get('/dashboard/nope.js')).status).toBe(404);
     expect((await get('/dashboard/fonts/..%2F..%2Fpackage.json')).status).toBe(404);

@@ -4,7 +4,8 @@
  * comes back where the devices reconnect.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { procUsage } from './proc.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,9 +15,14 @@ export interface ServerProcess {
   pid: number;
   httpUrl: string;
   mqttUrl: string;
+  /** MQTT over TLS, and the CA devices pin for it (DATA_DIR/tls/ca.pem). */
+  mqttsUrl: string;
+  caPem: string;
   /** The server's gauge of connected devices, from /metrics. */
   connectedDevices(): Promise<number>;
   metric(name: string): Promise<number>;
+  /** The sum of a metric over all its labels (NaN when /metrics could not be read). */
+  metricSum(name: string): Promise<number>;
   usage(): ReturnType<typeof procUsage>;
   /** SIGTERM (graceful: flushes the ingest queue) or SIGKILL; resolves when it exited. */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
@@ -26,15 +32,19 @@ export interface ServerProcessOptions {
   dataDir: string;
   httpPort: number;
   mqttPort: number;
+  /** Fixed MQTTS port (a restart must come back where devices reconnect); default any free one. */
+  mqttsPort?: number;
   env?: Record<string, string>;
   /** Extra node flags (e.g. `--cpu-prof --cpu-prof-dir=DIR` to see where the server's time goes). */
   nodeArgs?: string[];
+  /** The script run instead of server/main.ts (bench/lib/profiled-server.ts wraps it with a CPU profiler). */
+  entry?: string;
 }
 
 export const BENCH_ADMIN_PASSWORD = 'bench-admin-password';
 
 export function startServerProcess(o: ServerProcessOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', o.entry ?? 'server/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -44,7 +54,7 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
       MQTT_HOST: '127.0.0.1',
       MQTT_PORT: String(o.mqttPort),
       // The TLS listeners on any free port, so benches and tests never race for 8883/8443.
-      MQTTS_PORT: '0',
+      MQTTS_PORT: String(o.mqttsPort ?? 0),
       HTTPS_PORT: '0',
       ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
       LOG_LEVEL: 'warn',
@@ -54,14 +64,19 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
   });
   return new Promise((resolvePromise, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start within 60 s')), 60_000);
+    // Generous: a restart under a reconnect storm on a loaded machine is slow to compile and open.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('server did not start within 180 s'));
+    }, 180_000);
     const onExit = (code: number | null) => reject(new Error(`server exited with ${code} before it was ready`));
     child.once('exit', onExit);
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const mqttUrl = /MQTT \(TCP\)\s+(\S+)/.exec(out)?.[1];
       const httpUrl = /HTTP API and dashboard\s+(\S+)/.exec(out)?.[1];
-      if (!mqttUrl || !httpUrl) return;
+      const mqttsUrl = /MQTT over TLS\s+(\S+)/.exec(out)?.[1];
+      if (!mqttUrl || !httpUrl || !mqttsUrl || !/CA fingerprint/.test(out)) return;
       clearTimeout(timer);
       child.off('exit', onExit);
       child.stdout?.removeAllListeners('data');
@@ -78,12 +93,24 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
           return Number.NaN;
         }
       };
+      const metricSum = async (name: string) => {
+        try {
+          const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+          const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].map((m) => Number(m[1]));
+          return values.length > 0 ? values.reduce((a, b) => a + b, 0) : Number.NaN;
+        } catch {
+          return Number.NaN;
+        }
+      };
       resolvePromise({
         child,
         pid: child.pid as number,
         httpUrl,
         mqttUrl,
+        mqttsUrl,
+        caPem: readFileSync(join(o.dataDir, 'tls', 'ca.pem'), 'utf8'),
         metric,
+        metricSum,
         connectedDevices: () => metric('fleet_devices_connected'),
         usage: () => procUsage(child.pid as number),
         stop(signal = 'SIGTERM') {

@@ -1,21 +1,38 @@
 /**
- * Scenario 4: the broker alone (aedes, as embedded in the server, without auth and storage) against Mosquitto
- * under the same load generator in the same run: N closed-loop QoS 1 publishers of 300-byte messages, one QoS 1
- * subscriber on `bench/#`. Mosquitto gets `max_queued_messages 0` and `max_inflight_messages 0` (its defaults
- * silently drop QoS 1 to a slow subscriber; /work/shared/PERFORMANCE.md).
+ * Scenario 4, like with like in one run: the highest open-loop rate each of three targets holds with zero loss
+ * under the same load generator (worker processes of tools/fleet-sim): aedes alone (as embedded in the server,
+ * without auth and storage), Mosquitto with no queue limits, and the server's whole path (auth, ACL,
+ * validation, commit before PUBACK). N publishers of QoS 1 messages spread round robin; for the brokers 300-byte
+ * payloads to `bench/{worker}/{i}` and one QoS 1 subscriber per worker process (every acknowledged message must
+ * reach it: `lost`), for the server one-sample health messages from registered kiosks (every acknowledged sample
+ * must be in SQLite). Each search bisects between a held and a failed rate (bench/lib/rate-search.ts), each
+ * step from an empty backlog. The generator's own CPU is reported per step; a worker process near 100 % of a
+ * core marks the figure as the generator's limit.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { Generator } from '../../tools/fleet-sim/generator.js';
-import { freePort, MiB, procUsage, sleep, until } from '../lib/proc.js';
+import { freePort, MiB, percentile, procUsage, sleep, until } from '../lib/proc.js';
+import { type SearchResult, searchHighestHeld } from '../lib/rate-search.js';
+import { connectStorm, openLoopStep, rig, teardown, verify } from './fleet-bench.js';
 
 export interface BrokerCompareOptions {
+  /** Publishers (raw brokers) and kiosks (the server), the same count for all three. */
   publishers: number;
-  seconds: number;
+  /** Length of every step of the search. */
+  stepSeconds: number;
   workers: number;
+  /** First rate tried; the search doubles from it until a step fails, then bisects. */
+  startRate: number;
+  maxSteps: number;
+  resolution: number;
+  /** A step is held only with publish → PUBACK p99 under this. */
+  p99LimitMs: number;
+  /** Which of aedes, mosquitto, server to measure (default all three). */
+  targets?: string[];
   log: (line: string) => void;
 }
 
@@ -65,54 +82,147 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   if (!ok || child.exitCode !== null) throw new Error(`broker on ${port} did not come up`);
 }
 
-async function measure(name: string, port: number, child: ChildProcess, o: BrokerCompareOptions) {
+export interface BrokerStep {
+  targetPerSecond: number;
+  held: boolean;
+  seconds: number;
+  ackedPerSecond: number;
+  deliveredPerSecond: number;
+  lost: number;
+  backlogAtEnd: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  brokerCpuPercent: number;
+  brokerCpuUsPerMessage: number;
+  brokerRssMiB: number;
+  generatorCpuPercent: number;
+  generatorMaxWorkerCpuPercent: number;
+  load1m: number;
+}
+
+/** One open-loop step against a bare broker: publishes acknowledged, delivered to the workers' subscribers. */
+async function rawStep(gen: Generator, child: ChildProcess, rate: number, o: BrokerCompareOptions): Promise<BrokerStep> {
+  await gen.all({ cmd: 'drain', timeoutMs: 60_000 }, 90_000);
+  await gen.all({ cmd: 'latency', on: true });
+  const c0 = await gen.all({ cmd: 'counters', latencies: false });
+  const b0 = procUsage(child.pid as number);
+  await gen.all((i) => ({ cmd: 'rate', perSecond: rate / gen.size + (i < rate % gen.size ? 1 : 0), payloadBytes: 300 }));
+  await sleep(o.stepSeconds * 1000);
+  const c1 = await gen.all({ cmd: 'counters', latencies: true });
+  const b1 = procUsage(child.pid as number);
+  await gen.all({ cmd: 'stopSampling' });
+  const d = await gen.all({ cmd: 'drain', timeoutMs: 60_000 }, 90_000);
+  const sum = (xs: Array<Record<string, unknown>>, k: string) => xs.reduce((n, x) => n + (x[k] as number), 0);
+  const acked = sum(c1, 'acked') - sum(c0, 'acked');
+  const delivered = sum(c1, 'received') - sum(c0, 'received');
+  const latencies = c1.flatMap((x) => x.latencies);
+  // After the drain, every acknowledged message must have reached its subscriber.
+  const lost = Math.max(0, sum(d, 'acked') - sum(d, 'received'));
+  const ms = o.stepSeconds * 1000;
+  const step: BrokerStep = {
+    targetPerSecond: rate,
+    held: false,
+    seconds: o.stepSeconds,
+    ackedPerSecond: acked / o.stepSeconds,
+    deliveredPerSecond: delivered / o.stepSeconds,
+    lost,
+    backlogAtEnd: sum(c1, 'unacknowledged'),
+    latencyP50Ms: percentile(latencies, 50),
+    latencyP99Ms: percentile(latencies, 99),
+    brokerCpuPercent: ((b1.cpuMs - b0.cpuMs) / ms) * 100,
+    brokerCpuUsPerMessage: ((b1.cpuMs - b0.cpuMs) * 1000) / Math.max(1, acked),
+    brokerRssMiB: b1.rssBytes / MiB,
+    generatorCpuPercent: ((Generator.cpuMs(c1) - Generator.cpuMs(c0)) / ms) * 100,
+    generatorMaxWorkerCpuPercent: Math.max(...c1.map((x, i) => ((x.cpuMs - (c0[i]?.cpuMs ?? 0)) / ms) * 100)),
+    load1m: loadavg()[0] as number,
+  };
+  step.held =
+    d.every((x) => x.done) &&
+    lost === 0 &&
+    step.ackedPerSecond >= rate * 0.97 &&
+    step.backlogAtEnd <= rate &&
+    step.latencyP99Ms < o.p99LimitMs;
+  return step;
+}
+
+function summary<T extends BrokerStep | (Record<string, unknown> & { targetPerSecond: number; held: boolean })>(
+  name: string,
+  search: SearchResult<T>,
+  extra: Record<string, unknown>,
+) {
+  const h = search.held as (T & { generatorMaxWorkerCpuPercent?: number }) | null;
+  // A generator process at ≥ 90 % of a core at the held rate: the figure is the generator's limit (a lower
+  // bound for the broker), not the broker's. No failed rate above it: the steps ran out first (also a lower bound).
+  const generatorLimited = h !== null && (h.generatorMaxWorkerCpuPercent ?? 0) >= 90;
+  return {
+    broker: name,
+    heldPerSecond: h?.targetPerSecond ?? 0,
+    failedAt: search.failedAt,
+    converged: search.converged,
+    generatorLimited,
+    held: h,
+    steps: search.steps,
+    ...extra,
+  };
+}
+
+async function searchRaw(name: string, port: number, child: ChildProcess, o: BrokerCompareOptions) {
   await waitForPort(port, child);
   const url = `mqtt://127.0.0.1:${port}`;
-  let received = 0;
-  const sub = mqtt.connect(url, { clientId: 'bench-subscriber', reconnectPeriod: 0, clean: true });
-  await new Promise<void>((r) => sub.once('connect', () => r()));
-  sub.on('message', () => {
-    received++;
-  });
-  await sub.subscribeAsync('bench/#', { qos: 1 });
   const gen = Generator.start(o.workers);
   try {
     const per = Math.ceil(o.publishers / gen.size);
     await gen.all({ cmd: 'init', mode: 'raw', mqttUrl: url, ids: [], fleetKey: '', connectConcurrency: 100, device: {} });
     const connected = (
-      await gen.all((i) => ({ cmd: 'connect', mqttUrl: url, count: per, offset: i * per, concurrency: 100 }))
+      await gen.all((i) => ({ cmd: 'connect', mqttUrl: url, count: per, offset: i * per, concurrency: 100, subscribe: true }))
     ).reduce((n, x) => n + x.connected, 0);
-    await gen.all({ cmd: 'closedLoop', inflight: 2, payloadBytes: 300 });
-    await sleep(2000); // warm up
-    const b0 = procUsage(child.pid as number);
-    const c0 = await gen.all({ cmd: 'counters', latencies: false });
-    const sub0 = process.cpuUsage();
-    const r0 = received;
-    await sleep(o.seconds * 1000);
-    const r1 = received;
-    const b1 = procUsage(child.pid as number);
-    const c1 = await gen.all({ cmd: 'counters', latencies: false });
-    const subCpu = process.cpuUsage(sub0);
-    await gen.all({ cmd: 'stopSampling' });
-    const acked = c1.reduce((n, x) => n + x.acked, 0);
-    await until(() => received >= acked, 20_000, 100);
-    const result = {
-      broker: name,
-      publishers: connected,
-      deliveredPerSecond: (r1 - r0) / o.seconds,
-      publishAckedPerSecond: (acked - c0.reduce((n, x) => n + x.acked, 0)) / o.seconds,
-      lost: Math.max(0, acked - received),
-      brokerCpuPercent: ((b1.cpuMs - b0.cpuMs) / (o.seconds * 1000)) * 100,
-      brokerCpuUsPerMessage: ((b1.cpuMs - b0.cpuMs) * 1000) / Math.max(1, r1 - r0),
-      brokerRssMiB: b1.rssBytes / MiB,
-      generatorCpuPercent: ((Generator.cpuMs(c1) - Generator.cpuMs(c0)) / (o.seconds * 1000)) * 100,
-      subscriberCpuPercent: ((subCpu.user + subCpu.system) / 1000 / (o.seconds * 1000)) * 100,
-    };
-    o.log(`  ${name}: ${JSON.stringify(result)}`);
-    return result;
+    const search = await searchHighestHeld({
+      start: o.startRate,
+      tryRate: async (rate) => {
+        const step = await rawStep(gen, child, rate, o);
+        o.log(`  ${name} ${rate}/s: ${step.held ? 'held' : 'NOT held'} ${JSON.stringify(step)}`);
+        return step;
+      },
+      maxSteps: o.maxSteps,
+      resolution: o.resolution,
+      granularity: 100,
+    });
+    return summary(name, search, { publishers: connected, subscribers: gen.size });
   } finally {
     await gen.stop();
-    await sub.endAsync(true).catch(() => {});
+  }
+}
+
+/** The whole server (server/main.ts: auth, ACL, validation, commit before PUBACK) under the same generator. */
+async function searchServer(o: BrokerCompareOptions) {
+  // One sample per message, as the raw publishers send one message per publish: a device with a backlog would
+  // otherwise send up to 100 samples in one message, and samples/s would not be messages/s.
+  const r = await rig(o.publishers, { workers: o.workers, device: { maxBatch: 1, maxInflight: 16 } }, 0);
+  try {
+    await connectStorm(r, o.publishers, 180);
+    const search = await searchHighestHeld({
+      start: o.startRate,
+      tryRate: async (rate) => {
+        const step = await openLoopStep(r, rate, o.stepSeconds, o.p99LimitMs);
+        const out = {
+          ...step,
+          // Held also requires one sample per message (the server's own count of messages received).
+          held: step.held && step.messagesPerSecond >= step.ackedPerSecond * 0.97,
+          brokerCpuPercent: step.serverCpuPercent,
+          brokerCpuUsPerMessage: (step.serverCpuPercent * 10_000) / Math.max(1, step.messagesPerSecond),
+        };
+        o.log(`  server ${rate}/s: ${step.held ? 'held' : 'NOT held'} ${JSON.stringify(out)}`);
+        return out;
+      },
+      maxSteps: o.maxSteps,
+      resolution: o.resolution,
+      granularity: 100,
+    });
+    await r.server.stop('SIGTERM');
+    const check = await verify(r);
+    return summary('server', search, { publishers: o.publishers, zeroLossCheck: check });
+  } finally {
+    await teardown(r);
   }
 }
 
@@ -126,46 +236,53 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 export async function runBrokerCompare(o: BrokerCompareOptions) {
-  const aedesPort = await freePort();
-  const aedes = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/aedes-alone.ts', String(aedesPort)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  let aedesResult: Awaited<ReturnType<typeof measure>>;
-  try {
-    aedesResult = await measure('aedes', aedesPort, aedes, o);
-  } finally {
-    await stopChild(aedes);
+  const out: Record<string, unknown> = { publishers: o.publishers, stepSeconds: o.stepSeconds, p99LimitMs: o.p99LimitMs };
+  const want = new Set(o.targets ?? ['aedes', 'mosquitto', 'server']);
+  if (want.has('aedes')) {
+    const port = await freePort();
+    const aedes = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/aedes-alone.ts', String(port)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      out.aedes = await searchRaw('aedes', port, aedes, o);
+    } finally {
+      await stopChild(aedes);
+    }
   }
-  const bin = mosquittoPath(o.log);
-  if (!bin) return { aedes: aedesResult, mosquitto: null, note: 'mosquitto not installed' };
-  const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
-      'max_queued_messages 0',
-      'max_inflight_messages 0',
-      'persistence false',
-      'log_dest none',
-      '',
-    ].join('\n'),
-  );
-  const mosquitto = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  try {
-    // `mosquitto -h` prints its version and exits non-zero.
-    const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
-    const mosquittoResult = { ...(await measure('mosquitto', port, mosquitto, o)), version: version.trim() };
-    return {
-      aedes: aedesResult,
-      mosquitto: mosquittoResult,
-      ratioMosquittoToAedes: mosquittoResult.deliveredPerSecond / aedesResult.deliveredPerSecond,
-    };
-  } finally {
-    await stopChild(mosquitto);
-    rmSync(dir, { recursive: true, force: true });
+  const bin = want.has('mosquitto') ? mosquittoPath(o.log) : null;
+  if (want.has('mosquitto') && !bin) out.mosquitto = { error: 'mosquitto not installed' };
+  if (bin) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+    const port = await freePort();
+    const conf = join(dir, 'mosquitto.conf');
+    writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        // No queue limits: its defaults silently drop QoS 1 to a slow subscriber (/work/shared/PERFORMANCE.md).
+        'max_queued_messages 0',
+        'max_inflight_messages 0',
+        'persistence false',
+        'log_dest none',
+        '',
+      ].join('\n'),
+    );
+    const mosquitto = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      // `mosquitto -h` prints its version and exits non-zero.
+      const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+      out.mosquitto = { ...(await searchRaw('mosquitto', port, mosquitto, o)), version: version.trim() };
+    } finally {
+      await stopChild(mosquitto);
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  if (want.has('server')) out.server = await searchServer(o);
+  const rate = (k: string) => (out[k] as { heldPerSecond?: number } | undefined)?.heldPerSecond;
+  const ratio = (a?: number, b?: number) => (a && b ? a / b : null);
+  out.ratioServerToAedes = ratio(rate('server'), rate('aedes'));
+  out.ratioServerToMosquitto = ratio(rate('server'), rate('mosquitto'));
+  return out;
 }

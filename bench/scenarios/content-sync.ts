@@ -68,8 +68,7 @@ async function fullServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-content-'));
   const db = openDatabase(join(dataDir, 'fleet.db'));
   seedReferenceData(db);
-  const creds = registerFleet(db, { count: devices, prefix: 'content' });
-  db.prepare("UPDATE devices SET status = 'active' WHERE id LIKE 'content-%'").run();
+  const creds = registerFleet(db, { count: devices, prefix: 'content', status: 'active' });
   db.close();
   const server = await startServerProcess({ dataDir, httpPort: await freePort(), mqttPort: await freePort() });
   const admin = await session(server.httpUrl, 'admin', BENCH_ADMIN_PASSWORD);

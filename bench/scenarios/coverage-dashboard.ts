@@ -9,99 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { savePlan } from '../../server/coverage/coverage-repo.js';
-import { type Database, openDatabase } from '../../server/db/open-database.js';
+import { openDatabase } from '../../server/db/open-database.js';
 import { seedReferenceData } from '../../server/db/seed.js';
+import { listDevices } from '../../server/registry/devices-repo.js';
+import { listSites } from '../../server/registry/sites-repo.js';
 import { freePort, percentile } from '../lib/proc.js';
+import { scalePlan, seedScaleFleet } from '../lib/scale-fleet.js';
 import { BENCH_ADMIN_PASSWORD, startServerProcess } from '../lib/server-process.js';
-
-const SITES = 10_000;
-const DEVICES = 50_000;
-const DAY = 86_400_000;
-
-export function seedScale(db: Database, now: number): void {
-  const site = db.prepare(
-    'INSERT INTO sites (id, kind, name, parent_id, border, admin_code, valid_to) VALUES (?, ?, ?, ?, 1, ?, ?)',
-  );
-  const device = db.prepare(
-    `INSERT INTO devices (id, site_id, status, first_seen, equipped_at, last_seen, online, content_seq, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const ids: string[] = [];
-  const kinds = ['station', 'gate', 'office', 'office'] as const;
-  db.transaction(() => {
-    for (let d = 0; d < 100; d++) site.run(`bd${d}`, 'district', `Huyện ${d}`, null, null, '2025-06-30');
-    for (let c = 0; c < 1980; c++) {
-      site.run(`bc${c}`, 'commune', `Xã ${c}`, `bd${c % 100}`, String(30_000 + c), null);
-      ids.push(`bc${c}`);
-    }
-    for (let s = 0; ids.length < SITES - 100; s++) {
-      site.run(`bs${s}`, kinds[s % 4], `Điểm ${s}`, `bc${s % 1980}`, null, null);
-      ids.push(`bs${s}`);
-    }
-    const start = now - 5 * 365 * DAY;
-    for (let i = 0; i < DEVICES; i++) {
-      const firstSeen = start + ((i * 104_729) % (5 * 365)) * DAY;
-      const kind = i % 10;
-      device.run(
-        `scale-${i}`,
-        ids[(i * 7919) % ids.length],
-        kind === 8 ? 'registered' : 'active',
-        kind === 8 ? null : firstSeen,
-        kind >= 7 ? null : firstSeen + 3_600_000,
-        kind === 8 ? null : now - ((i * 31) % 48) * 3_600_000,
-        i % 3 === 0 ? 1 : 0,
-        kind === 8 ? null : i % 20,
-        start,
-      );
-    }
-  })();
-  savePlan(
-    db,
-    {
-      id: 'bench-plan',
-      province: 'Bench',
-      document: '1/KH-BENCH',
-      issued: '2020-12-24',
-      title: 'Benchmark plan',
-      targets: [
-        {
-          id: 'p1-communes',
-          phase: '2020-2025',
-          deadline: '2025-12-31',
-          label: '50% xã',
-          scope: { kind: 'commune', border: true },
-          required: { share: 0.5 },
-        },
-        {
-          id: 'p1-stations',
-          phase: '2020-2025',
-          deadline: '2025-12-31',
-          label: 'đồn',
-          scope: { kind: 'station' },
-          required: { count: 1000 },
-        },
-        {
-          id: 'p2-communes',
-          phase: '2025-2030',
-          deadline: '2030-12-31',
-          label: '100% xã',
-          scope: { kind: 'commune', border: true },
-          required: { share: 1 },
-        },
-        {
-          id: 'p2-gates',
-          phase: '2025-2030',
-          deadline: '2030-12-31',
-          label: 'cửa khẩu',
-          scope: { kind: 'gate' },
-          required: { share: 1 },
-        },
-      ],
-    },
-    now,
-  );
-  db.pragma('optimize');
-}
 
 async function timed(n: number, run: () => Promise<number>) {
   await run();
@@ -121,8 +35,11 @@ export async function runCoverageBench(o: { requests: number; log: (line: string
   try {
     const db = openDatabase(join(dataDir, 'fleet.db'));
     seedReferenceData(db);
-    seedScale(db, Date.now());
-    const counts = db.prepare('SELECT (SELECT count(*) FROM sites) AS sites, (SELECT count(*) FROM devices) AS devices').get();
+    // The same fleet as bench/coverage.ts, beside the reference data's own sites.
+    const now = Date.now();
+    seedScaleFleet(db, { now, prefix: 'b' });
+    savePlan(db, scalePlan('b'), now);
+    const counts = { sites: listSites(db).length, devices: listDevices(db, { limit: 1, offset: 0 }).total };
     db.close();
     const server = await startServerProcess({ dataDir, httpPort: await freePort(), mqttPort: await freePort() });
     try {

@@ -14,6 +14,14 @@ export function renderTable(results: Any): string {
       `${s.allOnline ? `all online in ${f(s.secondsToAllOnline, 1)} s` : `${s.onlineAtEnd}/${s.devices} online after ${f(s.secondsToAllOnline)} s (cap)`} (${f(s.connectsPerSecond)} connects/s); server RSS ${f(s.serverRssMiB)} MiB (${f(s.rssPerConnectionKiB, 1)} KiB/conn); server CPU ${f(s.serverCpuSeconds, 1)} s, generator CPU ${f(s.generatorCpuSeconds, 1)} s`,
     ]);
   }
+  const storm = results.storm as Any | undefined;
+  if (storm?.error) rows.push(['connect storms', `FAILED: ${storm.error}`]);
+  for (const s of (storm?.connectStorm as Any[] | undefined) ?? []) {
+    rows.push([
+      `1. connect storm over ${s.transport}, ${s.devices} devices`,
+      `${s.allOnline ? `all online in ${f(s.secondsToAllOnline, 1)} s` : `${s.onlineAtEnd}/${s.devices} online after ${f(s.secondsToAllOnline)} s (cap)`} (${f(s.connectsPerSecond)} connects/s); server RSS ${f(s.serverRssMiB)} MiB (${f(s.rssPerConnectionKiB, 1)} KiB/conn); server CPU ${f(s.serverCpuSeconds, 1)} s, generator CPU ${f(s.generatorCpuSeconds, 1)} s`,
+    ]);
+  }
   const ing = fleet?.sustainedIngest as Any | undefined;
   if (ing) {
     const n = ing.nominal;
@@ -27,11 +35,11 @@ export function renderTable(results: Any): string {
     ]);
     if (Array.isArray(ing.steps))
       rows.push([
-        `2b. open-loop search (${f(ing.steps[0]?.seconds)} s steps)`,
+        `2b. open-loop bisection (${f(ing.steps[0]?.seconds)} s steps, p99 < ${f(ing.p99LimitMs)} ms)`,
         (ing.steps as Any[])
           .map(
             (x) =>
-              `${f(x.targetPerSecond)}/s ${x.held ? 'held' : 'NOT held'} (p99 ${f(x.latencyP99Ms)} ms, CPU ${f(x.serverCpuPercent)} %)`,
+              `${f(x.targetPerSecond)}/s ${x.held ? 'held' : 'NOT held'} (p99 ${f(x.latencyP99Ms)} ms, CPU ${f(x.serverCpuPercent)} %, load ${f(x.load1m, 1)})`,
           )
           .join('; '),
       ]);
@@ -39,8 +47,8 @@ export function renderTable(results: Any): string {
     rows.push([
       `2c. highest rate held ${h ? f(h.seconds) : '?'} s, zero loss`,
       h
-        ? `${f(h.targetPerSecond)} samples/s (achieved ${f(h.ackedPerSecond)}); p50 ${f(h.latencyP50Ms, 1)} ms, p99 ${f(h.latencyP99Ms, 1)} ms; server CPU ${f(h.serverCpuPercent)} %, RSS ${f(h.serverRssMiB)} MiB; generator CPU ${f(h.generatorCpuPercent)} %`
-        : `no tried rate was held: ${JSON.stringify((ing.holds as Any[]).map((x) => x.targetPerSecond))}`,
+        ? `${f(h.targetPerSecond)} samples/s (achieved ${f(h.ackedPerSecond)} in ${f(h.messagesPerSecond)} msg/s${ing.failedAt ? `; ${f(ing.failedAt)}/s failed` : '; no failed rate above it'}); p50 ${f(h.latencyP50Ms, 1)} ms, p99 ${f(h.latencyP99Ms, 1)} ms; server CPU ${f(h.serverCpuPercent)} %, RSS ${f(h.serverRssMiB)} MiB; generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %); load ${f(h.load1m, 1)}`
+        : `no tried rate was held: ${JSON.stringify(((ing.steps as Any[]) ?? []).map((x) => x.targetPerSecond))}`,
     ]);
   }
   const rs = fleet?.reconnectStorm as Any | undefined;
@@ -53,7 +61,7 @@ export function renderTable(results: Any): string {
   if (kd)
     rows.push([
       `drill: SIGKILL under ${kd.loadPerSecond} samples/s`,
-      `all back in ${f(kd.secondsUntilAllBack, 1)} s, backlog ${kd.bufferedSamples} committed in ${f(kd.secondsUntilAllCommitted, 1)} s`,
+      `${kd.allBack ? 'all back' : 'NOT all back'} in ${f(kd.secondsUntilAllBack, 1)} s, backlog ${kd.bufferedSamples} ${kd.allCommitted ? 'committed' : 'NOT all committed'} in ${f(kd.secondsUntilAllCommitted, 1)} s (lost/duplicated: the zero-loss check below)`,
     ]);
   const zl = fleet?.zeroLossCheck as Any | undefined;
   if (zl)
@@ -63,10 +71,31 @@ export function renderTable(results: Any): string {
     ]);
   const b = results.broker as Any | undefined;
   if (b?.error) rows.push(['4. broker alone', `FAILED: ${b.error}`]);
-  else if (b)
+  else if (b) {
+    for (const k of ['aedes', 'mosquitto', 'server']) {
+      const x = b[k] as Any | undefined;
+      if (!x) continue;
+      const h = x.held as Any | null;
+      rows.push([
+        `4. ${k === 'server' ? 'server, whole path' : `${k} alone`}, ${x.publishers} publishers, highest rate held ${f(b.stepSeconds)} s`,
+        x.error
+          ? `FAILED: ${x.error}`
+          : h
+            ? `${f(x.heldPerSecond)} msg/s${x.failedAt ? ` (${f(x.failedAt)}/s failed)` : ' (no failed rate above it: a lower bound)'}; p99 ${f(h.latencyP99Ms, 1)} ms; ${k === 'server' ? `zero-loss check: lost ${x.zeroLossCheck?.lost}, duplicated ${x.zeroLossCheck?.duplicated}` : `lost ${h.lost}`}; broker CPU ${f(h.brokerCpuPercent)} % (${f(h.brokerCpuUsPerMessage, 1)} µs/msg); generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %)${x.generatorLimited ? ' — GENERATOR-LIMITED (a worker at ≥ 90 % of a core): add --workers' : ''}; load ${f(h.load1m, 1)}`
+            : `no tried rate was held: ${JSON.stringify(((x.steps as Any[]) ?? []).map((s) => s.targetPerSecond))}`,
+      ]);
+    }
     rows.push([
-      `4. broker alone, ${b.aedes?.publishers} QoS 1 publishers → 1 subscriber`,
-      `aedes ${f(b.aedes?.deliveredPerSecond)} msg/s (${f(b.aedes?.brokerCpuUsPerMessage, 1)} µs CPU/msg, lost ${b.aedes?.lost}); Mosquitto ${f(b.mosquitto?.deliveredPerSecond)} msg/s (${f(b.mosquitto?.brokerCpuUsPerMessage, 1)} µs/msg, lost ${b.mosquitto?.lost}); ratio ${f(b.ratioMosquittoToAedes, 2)}`,
+      '4. ratios of highest rates held',
+      `server/aedes ${f(b.ratioServerToAedes, 2)}, server/Mosquitto ${f(b.ratioServerToMosquitto, 2)}`,
+    ]);
+  }
+  const pr = results.profile as Any | undefined;
+  if (pr?.error) rows.push(['profile', `FAILED: ${pr.error}`]);
+  else if (pr)
+    rows.push([
+      `profile: server at ${pr.devices} kiosks, ${pr.ratePerSecond} msg/s for ${pr.seconds} s`,
+      `${f(pr.serverCpuUsPerMessage, 1)} µs CPU/msg (load ${f(pr.load1m, 1)}): ${(pr.stages as Any[]).map((s) => `${s.stage} ${f(s.usPerMessage, 1)}`).join('; ')}`,
     ]);
   const c = results.coverage as Any | undefined;
   if (c?.error) rows.push(['5. coverage/dashboard', `FAILED: ${c.error}`]);
@@ -86,7 +115,7 @@ export function renderTable(results: Any): string {
       `6. content sync, ${ct.devices} devices × ${f(ct.updateBytes / 1048576)} MiB`,
       `${f(ct.totalSeconds, 1)} s (${f(ct.aggregateMBps)} MB/s); server CPU ${f(ct.serverCpuSeconds, 1)} s (${f(ct.serverCpuPercent)} %); sent/needed ${f(ct.sentOverNeeded, 4)} (${ct.linkCutsResumed} cut links resumed, ${ct.hashChecked} hash-checked, ${ct.hashMismatches} bad)`,
     ]);
-  const width = Math.max(...rows.map(([k]) => k.length));
+  const width = Math.max(7, ...rows.map(([k]) => k.length));
   return [
     `| ${'measure'.padEnd(width)} | result |`,
     `|${'-'.repeat(width + 2)}|---|`,

@@ -1,5 +1,5 @@
 /** The agent's local API (DESIGN §8, protocol/local.ts): the only server the page talks to. */
-import type { LocalManifest, LocalViews } from '../../protocol/local.js';
+import type { LocalHeartbeat, LocalHeartbeatReply, LocalManifest, LocalViews } from '../../protocol/local.js';
 
 export class LocalApiError extends Error {
   override name = 'LocalApiError';
@@ -10,6 +10,10 @@ export interface LocalApi {
   postViews(views: LocalViews['views']): Promise<void>;
   /** Fire-and-forget post that survives the page being closed or reloaded; false if the browser refused it. */
   beaconViews(views: LocalViews['views']): boolean;
+  /** Tells the agent's browser watchdog the page is alive; the answer says when to beat next. */
+  heartbeat(beat: LocalHeartbeat): Promise<LocalHeartbeatReply>;
+  /** Whether the agent serves the page now (checked before a reload, so a reload never lands on an error page). */
+  reachable(): Promise<boolean>;
 }
 
 /** Same-origin calls; the page is served by the agent, so there is no base URL to configure. */
@@ -36,6 +40,23 @@ export function createLocalApi(fetchFn: typeof fetch = (input, init) => fetch(in
       const body: LocalViews = { views };
       const blob = new Blob([JSON.stringify(body)], { type: 'application/json' });
       return navigator.sendBeacon('/local/stats', blob);
+    },
+    async heartbeat(beat) {
+      const res = await fetchFn('/local/heartbeat', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(beat),
+        cache: 'no-store',
+      });
+      if (!res.ok) throw new LocalApiError(`POST /local/heartbeat: ${res.status}`);
+      return (await res.json()) as LocalHeartbeatReply;
+    },
+    async reachable() {
+      try {
+        return (await fetchFn('/', { method: 'HEAD', cache: 'no-store' })).ok;
+      } catch {
+        return false;
+      }
     },
   };
 }

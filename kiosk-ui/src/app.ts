@@ -3,7 +3,7 @@ import type { LocalManifest } from '../../protocol/local.js';
 import type { ManifestItem } from '../../protocol/manifest.js';
 import type { LocalApi } from './api.js';
 import type { Filter } from './content.js';
-import { DEFAULT_LANG, labelsFor, labelsLang } from './i18n.js';
+import { DEFAULT_LANG, labelsFor, labelsLang, refreshEnteredLabels } from './i18n.js';
 import { IdleTimer } from './idle.js';
 import type { ViewCounter } from './stats.js';
 import { attractScreen } from './views/attract.js';
@@ -33,6 +33,11 @@ const NOTHING_YET: LocalManifest = {
   items: [],
 };
 
+/** What the screens are drawn from: the items and the pairing state (the status bar reads the rest). */
+function screenContent(m: LocalManifest): string {
+  return JSON.stringify({ pairing: m.pairing, items: m.items });
+}
+
 export class KioskApp {
   private manifest: LocalManifest = NOTHING_YET;
   private manifestJson = '';
@@ -59,18 +64,38 @@ export class KioskApp {
     await this.refresh(true);
   }
 
+  /** Nobody has touched the kiosk for the idle timeout (nightly reload waits for this). */
+  isIdle(): boolean {
+    return this.idle.isIdle();
+  }
+
+  screenName(): string {
+    return this.root.dataset.screen ?? '';
+  }
+
   stop(): void {
     this.idle.stop();
     for (const t of this.timers) clearInterval(t);
     this.cleanup();
   }
 
-  /** Fetches the manifest; re-renders only when it changed, so a poll never disturbs a visitor mid-item. */
+  /**
+   * Fetches the manifest; re-renders only when what the screens show changed, so a poll never disturbs a visitor
+   * mid-item. A change of the link state or the update date alone (a link flap) redraws only the status bar: the
+   * visitor's scroll position, open item and focus stay.
+   */
   async refresh(force = false): Promise<void> {
     try {
       const next = await this.api.manifest();
-      const json = JSON.stringify(next);
-      if (json === this.manifestJson && !force) return;
+      // The department's labels (jra, bdq, …) travel with the manifest; new ones redraw the screen.
+      const labelsChanged = await refreshEnteredLabels().catch(() => false);
+      const json = screenContent(next);
+      if (json === this.manifestJson && !force && !labelsChanged) {
+        const statusChanged = next.online !== this.manifest.online || next.appliedAt !== this.manifest.appliedAt;
+        this.manifest = next;
+        if (statusChanged) this.refreshStatus();
+        return;
+      }
       const hadContent = this.manifest.items.length > 0 && !this.manifest.pairing;
       this.manifest = next;
       this.manifestJson = json;

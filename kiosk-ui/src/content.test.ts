@@ -79,7 +79,8 @@ describe('labels and idle config', () => {
   it('has Vietnamese and English labels and falls back to Vietnamese', () => {
     expect(labelsFor('en').home).toBe('Home');
     expect(labelsFor('jra')).toBe(labelsFor('vi'));
-    expect(labelsLang('km')).toBe('vi');
+    expect(labelsLang('bdq')).toBe('vi');
+    expect(labelsLang('km')).toBe('km');
     expect(labelsLang('en')).toBe('en');
   });
 

@@ -1,5 +1,6 @@
 /** Languages the kiosk offers and the interface's own labels (content comes translated in the manifest). */
 import type { ContentKind } from '../../protocol/domain.js';
+import { fillLabel, type UiLabelKey, type UiLabelSet } from '../../protocol/ui-labels.js';
 
 export interface Language {
   tag: string;
@@ -120,19 +121,169 @@ const en: Labels = {
   },
 };
 
+// Khmer and Lao: machine/team translation, for review by a native speaker (docs/kiosk-ui.md).
+const km: Labels = {
+  chooseLanguage: 'ជ្រើសរើសភាសា',
+  home: 'ទំព័រដើម',
+  changeLanguage: 'ប្ដូរភាសា',
+  back: 'ត្រឡប់ក្រោយ',
+  allTopics: 'ប្រធានបទទាំងអស់',
+  allKinds: 'ប្រភេទទាំងអស់',
+  topics: 'ប្រធានបទ',
+  kinds: 'ប្រភេទមាតិកា',
+  noItemsHere: 'មិនទាន់មានមាតិកានៅទីនេះទេ។',
+  online: 'បានភ្ជាប់',
+  offline: 'គ្មានអ៊ីនធឺណិត — កំពុងបង្ហាញមាតិកាដែលបានរក្សាទុក',
+  updatedOn: (date) => `មាតិកាបានធ្វើបច្ចុប្បន្នភាព៖ ${date}`,
+  neverUpdated: 'មាតិកាមិនទាន់បានធ្វើបច្ចុប្បន្នភាព',
+  fallback: (shownIn) => `មិនមានជាភាសារបស់អ្នកទេ — បង្ហាញជា ${shownIn}`,
+  page: (n, total) => `ទំព័រ ${n} / ${total}`,
+  previousPage: 'ទំព័រមុន',
+  nextPage: 'ទំព័របន្ទាប់',
+  loading: 'កំពុងផ្ទុក…',
+  cannotShow: 'មិនអាចបង្ហាញមាតិកានេះលើឧបករណ៍នេះបានទេ។',
+  touchToStart: 'ប៉ះអេក្រង់ដើម្បីចាប់ផ្ដើម',
+  noContentTitle: 'សូមស្វាគមន៍!',
+  noContentBody: 'ម៉ាស៊ីននេះកំពុងរង់ចាំមាតិកាព័ត៌មាន។ សូមត្រឡប់មកវិញពេលក្រោយ។',
+  kind: {
+    document: 'ឯកសារ',
+    video: 'វីដេអូ',
+    image: 'រូបភាព',
+    audio: 'សំឡេង',
+    bulletin: 'ព្រឹត្តិបត្រ',
+    leaflet: 'ខិត្តប័ណ្ណ',
+    webpage: 'គេហទំព័រ',
+  },
+};
+
+const lo: Labels = {
+  chooseLanguage: 'ເລືອກພາສາ',
+  home: 'ໜ້າຫຼັກ',
+  changeLanguage: 'ປ່ຽນພາສາ',
+  back: 'ກັບຄືນ',
+  allTopics: 'ທຸກຫົວຂໍ້',
+  allKinds: 'ທຸກປະເພດ',
+  topics: 'ຫົວຂໍ້',
+  kinds: 'ປະເພດເນື້ອຫາ',
+  noItemsHere: 'ຍັງບໍ່ມີເນື້ອຫາຢູ່ບ່ອນນີ້.',
+  online: 'ເຊື່ອມຕໍ່ແລ້ວ',
+  offline: 'ບໍ່ມີການເຊື່ອມຕໍ່ — ກຳລັງສະແດງເນື້ອຫາທີ່ບັນທຶກໄວ້',
+  updatedOn: (date) => `ອັບເດດເນື້ອຫາ: ${date}`,
+  neverUpdated: 'ຍັງບໍ່ໄດ້ອັບເດດເນື້ອຫາ',
+  fallback: (shownIn) => `ບໍ່ມີເປັນພາສາຂອງທ່ານ — ສະແດງເປັນ ${shownIn}`,
+  page: (n, total) => `ໜ້າ ${n} / ${total}`,
+  previousPage: 'ໜ້າກ່ອນ',
+  nextPage: 'ໜ້າຕໍ່ໄປ',
+  loading: 'ກຳລັງໂຫຼດ…',
+  cannotShow: 'ບໍ່ສາມາດສະແດງເນື້ອຫານີ້ໃນເຄື່ອງນີ້ໄດ້.',
+  touchToStart: 'ແຕະໜ້າຈໍເພື່ອເລີ່ມຕົ້ນ',
+  noContentTitle: 'ຍິນດີຕ້ອນຮັບ!',
+  noContentBody: 'ເຄື່ອງນີ້ກຳລັງລໍຖ້າເນື້ອຫາຂໍ້ມູນຂ່າວສານ. ກະລຸນາກັບມາໃໝ່ພາຍຫຼັງ.',
+  kind: {
+    document: 'ເອກະສານ',
+    video: 'ວິດີໂອ',
+    image: 'ຮູບພາບ',
+    audio: 'ສຽງ',
+    bulletin: 'ຂ່າວສານ',
+    leaflet: 'ແຜ່ນພັບ',
+    webpage: 'ໜ້າເວັບ',
+  },
+};
+
 /**
- * Only Vietnamese and English labels are written here: the labels for the other languages must come from
- * native speakers, and a wrong word on an official kiosk is worse than a Vietnamese one.
+ * Labels written into the kiosk: Vietnamese, English, and Khmer and Lao (machine/team translation, marked for
+ * review by a native speaker in docs/kiosk-ui.md). The languages nobody on the team writes (jra, bdq, sed, jeh,
+ * brb) get the labels the department entered (`setEnteredLabels`, from the signed manifest), and each label
+ * missing there shows in Vietnamese.
  */
-const LABELS: Record<string, Labels> = { vi, en };
+const LABELS: Record<string, Labels> = { vi, en, km, lo };
+
+/** Labels the department entered, per language (`/local/ui-labels`), with `{name}` placeholders. */
+let entered: Record<string, UiLabelSet> = {};
+const built = new Map<string, Labels>();
+
+/** Replaces the department's labels; true when they changed (the screens must be redrawn). */
+export function setEnteredLabels(next: Record<string, UiLabelSet>): boolean {
+  const changed = JSON.stringify(next) !== JSON.stringify(entered);
+  if (changed) {
+    entered = next;
+    built.clear();
+  }
+  return changed;
+}
+
+/** A language's labels from what the department entered, each missing one taken from Vietnamese. */
+function fromEntered(set: UiLabelSet): Labels {
+  const text = (key: UiLabelKey, fallback: string) => set[key] ?? fallback;
+  const template =
+    (key: UiLabelKey, fallback: (...args: never[]) => string, names: string[]) =>
+    (...args: (string | number)[]) => {
+      const t = set[key];
+      if (t === undefined) return (fallback as (...a: (string | number)[]) => string)(...args);
+      return fillLabel(t, Object.fromEntries(names.map((n, i) => [n, args[i] ?? ''])));
+    };
+  return {
+    chooseLanguage: text('chooseLanguage', vi.chooseLanguage),
+    home: text('home', vi.home),
+    changeLanguage: text('changeLanguage', vi.changeLanguage),
+    back: text('back', vi.back),
+    allTopics: text('allTopics', vi.allTopics),
+    allKinds: text('allKinds', vi.allKinds),
+    topics: text('topics', vi.topics),
+    kinds: text('kinds', vi.kinds),
+    noItemsHere: text('noItemsHere', vi.noItemsHere),
+    online: text('online', vi.online),
+    offline: text('offline', vi.offline),
+    updatedOn: template('updatedOn', vi.updatedOn, ['date']) as Labels['updatedOn'],
+    neverUpdated: text('neverUpdated', vi.neverUpdated),
+    fallback: template('fallback', vi.fallback, ['shownIn']) as Labels['fallback'],
+    page: template('page', vi.page, ['n', 'total']) as Labels['page'],
+    previousPage: text('previousPage', vi.previousPage),
+    nextPage: text('nextPage', vi.nextPage),
+    loading: text('loading', vi.loading),
+    cannotShow: text('cannotShow', vi.cannotShow),
+    touchToStart: text('touchToStart', vi.touchToStart),
+    noContentTitle: text('noContentTitle', vi.noContentTitle),
+    noContentBody: text('noContentBody', vi.noContentBody),
+    kind: {
+      document: text('kind.document', vi.kind.document),
+      video: text('kind.video', vi.kind.video),
+      image: text('kind.image', vi.kind.image),
+      audio: text('kind.audio', vi.kind.audio),
+      bulletin: text('kind.bulletin', vi.kind.bulletin),
+      leaflet: text('kind.leaflet', vi.kind.leaflet),
+      webpage: text('kind.webpage', vi.kind.webpage),
+    },
+  };
+}
 
 export function labelsFor(tag: string): Labels {
-  return LABELS[tag] ?? vi;
+  const own = LABELS[tag];
+  if (own) return own;
+  const set = entered[tag];
+  if (!set || Object.keys(set).length === 0) return vi;
+  let labels = built.get(tag);
+  if (!labels) {
+    labels = fromEntered(set);
+    built.set(tag, labels);
+  }
+  return labels;
 }
 
 /** The language the labels are actually in (for the `lang` attribute of interface text). */
 export function labelsLang(tag: string): string {
-  return LABELS[tag] ? tag : DEFAULT_LANG;
+  if (LABELS[tag]) return tag;
+  const set = entered[tag];
+  return set && Object.keys(set).length > 0 ? tag : DEFAULT_LANG;
+}
+
+/** Reads the department's labels from the agent (`GET /local/ui-labels`); true when they changed. */
+export async function refreshEnteredLabels(fetchFn: typeof fetch = (i, o) => fetch(i, o)): Promise<boolean> {
+  // The agent answers with `cache-control: no-store`.
+  const res = await fetchFn('/local/ui-labels');
+  if (!res.ok) return false;
+  const body = (await res.json()) as { labels?: Record<string, UiLabelSet> };
+  return body && typeof body.labels === 'object' && body.labels !== null ? setEnteredLabels(body.labels) : false;
 }
 
 export function formatDate(iso: string, tag: string): string {

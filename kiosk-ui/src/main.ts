@@ -3,6 +3,7 @@ import { createLocalApi } from './api.js';
 import { KioskApp } from './app.js';
 import { idleTimeoutMs } from './idle.js';
 import { ViewCounter } from './stats.js';
+import { reloadPolicy, startHeartbeat, startNightlyReload } from './watchdog.js';
 
 function lockDown(doc: Document): void {
   // A kiosk: no context menu, no text selection or dragging, no link that leaves the page.
@@ -41,6 +42,14 @@ export async function startKiosk(win: Window): Promise<KioskApp> {
     // A beacon carries at most 64 KB: batches of 100 views are ~8 KB.
     for (let i = 0; i < views.length; i += 100) api.beaconViews(views.slice(i, i + 100));
   });
+  // The watchdog's heartbeat starts before the first screen: a page stuck loading is a dead screen too.
+  startHeartbeat(api, () => app.screenName());
+  startNightlyReload(
+    reloadPolicy(win.location.search),
+    () => app.isIdle(),
+    api,
+    () => win.location.reload(),
+  );
   await app.start();
   return app;
 }

@@ -18,7 +18,7 @@ export async function runDevicesRevoke(
   ctx: CliContext,
 ): Promise<number> {
   if (!id) throw usageError('devices revoke needs a DEVICE_ID');
-  const api = humanClient(args, ctx);
+  const api = await humanClient(args, ctx);
   await api.post(`/api/v1/devices/${encodeURIComponent(id)}/revoke`);
   ctx.io.out(`Device ${id} revoked: disconnected and refused from now on.`);
   return EXIT.ok;

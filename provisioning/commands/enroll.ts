@@ -11,6 +11,7 @@ import { createApiClient } from '../api-client.js';
 import { type CliContext, CliError, EXIT, usageError } from '../cli-support.js';
 import { gatherFacts } from '../facts.js';
 import { normalizeFingerprint, verifyServerIdentity } from '../server-identity.js';
+import { resolveServerCa, type TrustArgs, trustOptions, trustOptionsHelp } from '../server-trust.js';
 
 export const CONFIG_FILE_NAME = 'agent-config.json';
 
@@ -27,6 +28,8 @@ Options:
   --serial S, --model M   override what systeminformation reports
   --skip-broker-check     do not connect to the broker after enrolling
   --timeout SECONDS       HTTP and broker timeout (default 60)
+${trustOptionsHelp}
+                          (for a bare --token; a link's ca= does this already)
   -h, --help              this help
 
 Then start the agent: npm run agent -- --config DIR/${CONFIG_FILE_NAME}
@@ -44,6 +47,7 @@ export const enrollOptions = {
   model: { type: 'string' },
   'skip-broker-check': { type: 'boolean' },
   timeout: { type: 'string' },
+  ...trustOptions,
 } as const;
 
 export interface EnrollArgs {
@@ -55,6 +59,8 @@ export interface EnrollArgs {
   model?: string | undefined;
   'skip-broker-check'?: boolean | undefined;
   timeout?: string | undefined;
+  ca?: TrustArgs['ca'];
+  'ca-fingerprint'?: TrustArgs['ca-fingerprint'];
 }
 
 /**
@@ -137,10 +143,23 @@ export async function runEnroll(args: EnrollArgs, ctx: CliContext): Promise<numb
   ctx.io.out(`Kiosk: serial ${facts.serial}, model ${facts.model}, MAC ${facts.mac}, host ${facts.hostname}`);
 
   // With the CA fingerprint from the link, the server proves its identity before the token leaves this machine.
+  // A bare token: --ca-fingerprint / --ca do the same (server-trust.ts); plain http to another machine is refused.
   let ca: string | undefined;
-  if (link.caFingerprint && server.startsWith('https:')) {
+  const flagFingerprint = args['ca-fingerprint'] ?? ctx.env.KIOSK_CA_FINGERPRINT;
+  if (link.caFingerprint && flagFingerprint && normalizeFingerprint(flagFingerprint, '--ca-fingerprint') !== link.caFingerprint) {
+    throw usageError(`--ca-fingerprint ${flagFingerprint} is not the CA fingerprint the link names (${link.caFingerprint})`);
+  }
+  if (link.caFingerprint && server.startsWith('https:') && !args.ca) {
     ca = await verifyServerIdentity(server, link.caFingerprint, timeoutMs);
     ctx.io.out(`Server identity checked: CA fingerprint ${link.caFingerprint}.`);
+  } else {
+    ca = await resolveServerCa(
+      server,
+      { ca: args.ca, 'ca-fingerprint': flagFingerprint ?? (server.startsWith('https:') ? link.caFingerprint : undefined) },
+      { ...ctx.env, KIOSK_CA_FINGERPRINT: undefined },
+      { timeoutMs },
+    );
+    if (ca) ctx.io.out('Server identity checked against the CA given.');
   }
   const api = createApiClient({ server, timeoutMs, ca });
   const enrollment = EnrollResponse.parse(await api.postJson('/api/v1/enroll', { token: link.token, facts }));

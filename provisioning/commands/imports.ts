@@ -45,7 +45,7 @@ async function runImport(
   ctx: CliContext,
 ): Promise<number> {
   if (!file) throw usageError(`${what} import needs a FILE.csv`);
-  const api = humanClient(args, ctx);
+  const api = await humanClient(args, ctx);
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));

@@ -4,10 +4,11 @@
  * machine that keeps the root key, no network needed) → `publish` (server checks the root's signature and puts
  * the document in force). Kiosks follow with their next manifest; a retired key is refused from then on.
  */
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { KeysDocument, SignedKeysDocument, signingKeysFrom, signKeysDocument } from '../../protocol/index.js';
 import { type CliContext, CliError, EXIT, usageError } from '../cli-support.js';
+import { normalizeFingerprint, serverVerifiesAgainst } from '../server-identity.js';
 import { humanClient, humanOptions, humanOptionsHelp } from './human-auth.js';
 
 export const keysHelp = `Usage: kiosk-provision keys status|rotate|prepare|sign|publish [options]
@@ -64,12 +65,41 @@ function describe(document: KeysDocument): string[] {
   ];
 }
 
+interface TlsCaLine {
+  fingerprint: string;
+  subject: string;
+  notAfter: string;
+  since: number;
+  devicesHolding: number;
+}
+
 function printStatus(raw: unknown, ctx: CliContext): void {
-  const status = raw as { root: { keyId: string; online: boolean }; signingKeyId: string; document: unknown; notified?: number };
+  const status = raw as {
+    root: { keyId: string; online: boolean };
+    signingKeyId: string;
+    document: unknown;
+    notified?: number;
+    tlsCas?: TlsCaLine[];
+    devices?: { total: number; reporting: number };
+  };
   const signed = SignedKeysDocument.parse(status.document);
   ctx.io.out(`root ${status.root.keyId} (${status.root.online ? 'held by the server' : 'offline'})`);
   ctx.io.out(`signing with ${status.signingKeyId}`);
   for (const line of describe(signed.document)) ctx.io.out(line);
+  const total = status.devices?.total ?? 0;
+  if (!status.tlsCas || status.tlsCas.length === 0) {
+    ctx.io.out('TLS CAs: none in the keys document (kiosks trust the CA they were enrolled with)');
+  } else {
+    ctx.io.out(
+      `TLS CAs kiosks trust (${status.devices?.reporting ?? 0} of ${total} kiosks have said which keys document they hold):`,
+    );
+    for (const ca of status.tlsCas) {
+      ctx.io.out(
+        `  ${ca.fingerprint}  ${ca.subject.replace(/\n/g, ', ')}, until ${ca.notAfter}\n` +
+          `    listed since keys document ${ca.since}: ${ca.devicesHolding} of ${total} kiosks hold it`,
+      );
+    }
+  }
   if (status.notified !== undefined) ctx.io.out(`${status.notified} device(s) told to fetch their manifest again`);
 }
 
@@ -99,7 +129,7 @@ export async function runKeys(step: string | undefined, args: KeysArgs, ctx: Cli
     case 'rotate':
     case 'prepare':
     case 'publish': {
-      const api = humanClient(args, ctx);
+      const api = await humanClient(args, ctx);
       let raw: unknown;
       if (step === 'status') raw = await api.getJson('/api/v1/keys');
       else if (step === 'rotate') raw = await api.post('/api/v1/keys/rotate');
@@ -124,4 +154,99 @@ export async function runKeys(step: string | undefined, args: KeysArgs, ctx: Cli
     default:
       throw usageError(`keys needs a step: status, rotate, prepare, sign or publish (got ${step ?? 'none'})`);
   }
+}
+
+export const keysTlsCasHelp = `Usage: kiosk-provision keys tls-cas add CA.pem | retire FINGERPRINT | set CA.pem[,CA2.pem] [options]
+
+The CAs kiosks trust for the server's TLS, carried in the root-signed keys document (docs/deployment.md, moving
+kiosks to a new CA). Role: admin. Steps: add the new CA → wait until \`keys status\` shows the kiosks hold it →
+switch the server certificate to the new CA (server/tls/cli.ts switch-ca, or the new TLS_CERT_FILE) and SIGHUP →
+retire the old CA.
+
+  keys tls-cas add CA.pem        list CA.pem beside the CAs listed now (the first time: beside the CA this CLI
+                                 pins for the server, --ca or the one \`login\` saved)
+  keys tls-cas retire FP         drop the CA with that SHA-256 fingerprint; refused while the server's own
+                                 certificate would not verify against the CAs that remain (switch first)
+  keys tls-cas set A.pem,B.pem   the whole list
+
+With the root key offline the server answers with the next keys document unsigned: it is written to --out FILE
+for \`keys sign\` and \`keys publish\`.
+
+Options:
+  --out FILE                     where to write the unsigned document (offline root)
+  --json                         print the server's JSON answer only
+${humanOptionsHelp}`;
+
+export const keysTlsCasOptions = { ...humanOptions, out: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+function readPem(file: string): string {
+  try {
+    const pem = readFileSync(file, 'utf8');
+    new X509Certificate(pem);
+    return pem;
+  } catch (error) {
+    throw usageError(`cannot read ${file} as a PEM certificate: ${(error as Error).message}`);
+  }
+}
+
+export async function runKeysTlsCas(
+  action: string | undefined,
+  value: string | undefined,
+  args: KeysArgs & { ca?: string | undefined; 'ca-fingerprint'?: string | undefined },
+  ctx: CliContext,
+): Promise<number> {
+  if (action !== 'add' && action !== 'retire' && action !== 'set') {
+    throw usageError(`keys tls-cas needs add CA.pem, retire FINGERPRINT or set CA.pem,… (got ${action ?? 'none'})`);
+  }
+  if (!value) throw usageError(`keys tls-cas ${action} needs ${action === 'retire' ? 'a FINGERPRINT' : 'a CA file'}`);
+  const api = await humanClient(args, ctx);
+  const status = (await api.getJson('/api/v1/keys')) as { document: unknown };
+  const listed = SignedKeysDocument.parse(status.document).document.tlsCas ?? [];
+  const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
+  let cas: string[];
+  if (action === 'set') cas = value.split(',').map((file) => readPem(file.trim()));
+  else if (action === 'add') {
+    let base = listed;
+    if (base.length === 0) {
+      if (!api.ca) {
+        throw usageError(
+          'the keys document lists no CA yet, and this CLI pins none for the server: pass --ca FILE with the CA kiosks trust now (DATA_DIR/tls/ca.pem or TLS_CA_FILE)',
+        );
+      }
+      base = [api.ca];
+    }
+    const added = readPem(value);
+    if (base.some((pem) => fingerprintOf(pem) === fingerprintOf(added))) {
+      throw usageError(`${fingerprintOf(added)} is listed already`);
+    }
+    cas = [...base, added];
+  } else {
+    const fingerprint = normalizeFingerprint(value, 'the fingerprint');
+    if (!listed.some((pem) => fingerprintOf(pem) === fingerprint))
+      throw usageError(`${fingerprint} is not listed in the keys document`);
+    cas = listed.filter((pem) => fingerprintOf(pem) !== fingerprint);
+    if (cas.length === 0) throw usageError('that is the last CA listed: add the new one first');
+  }
+  if (api.base.startsWith('https:')) {
+    // Kiosks that take this list must still reach the server: its certificate must verify against it.
+    const why = await serverVerifiesAgainst(api.base, cas.join('\n'), 30_000);
+    if (why) {
+      throw new CliError(
+        `the server's certificate does not verify against the CAs that would remain (${why}); kiosks would lose the server. Switch the server certificate first.`,
+        EXIT.usage,
+      );
+    }
+  }
+  const raw = (await api.postJson('/api/v1/keys/tls-cas', { tlsCas: cas })) as { signed?: boolean; document?: KeysDocument };
+  if (raw.signed === false) {
+    if (!args.out) throw usageError('the root key is offline: pass --out FILE to receive the unsigned keys document');
+    writeFileSync(args.out, `${JSON.stringify(raw.document, null, 2)}\n`, { flag: 'wx' });
+    ctx.io.out(
+      `root key offline: the next keys document is in ${args.out}; sign it (keys sign --root-key ROOT.pem --in ${args.out} --out SIGNED.json), then keys publish --in SIGNED.json`,
+    );
+    return EXIT.ok;
+  }
+  if (args.json) ctx.io.out(JSON.stringify(raw, null, 2));
+  else printStatus(raw, ctx);
+  return EXIT.ok;
 }

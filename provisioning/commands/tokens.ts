@@ -51,7 +51,7 @@ export async function runTokensCreate(
     ttlHours: args.ttl ? parseTtlHours(args.ttl) : 72,
     count: args.count ? parsePositiveInt('count', args.count) : 1,
   };
-  const api = humanClient(args, ctx);
+  const api = await humanClient(args, ctx);
   const raw = await api.postJson('/api/v1/enrollment-tokens', body);
   if (args.json) {
     ctx.io.out(JSON.stringify(raw, null, 2));
@@ -63,7 +63,8 @@ export async function runTokensCreate(
     ctx.io.out('');
     ctx.io.out(`token ${t.id}, valid until ${t.expiresAt}`);
     ctx.io.out(`  ${t.token}`);
-    ctx.io.out(`  on the kiosk: npx kiosk-provision enroll --server ${api.base} --token ${t.token}`);
+    // The link carries the server and its CA fingerprint (ca=…): the kiosk's CLI checks the server with it.
+    ctx.io.out(`  on the kiosk: npx kiosk-provision enroll --token '${t.enrollUrl}'`);
     if (!args['no-qr']) ctx.io.out(await QRCode.toString(t.enrollUrl, { type: 'terminal', small: true }));
   }
   return EXIT.ok;

@@ -45,14 +45,7 @@ export function authRoutes(deps: RouteDeps): Hono<AppEnv> {
   const publicHttps = config.PUBLIC_URL?.startsWith('https:') ?? false;
   const app = new Hono<AppEnv>();
   const proxies = new TrustedProxies(config.TRUSTED_PROXIES);
-  const passwordChecks = deps.metrics.registry.counter(
-    'fleet_login_password_checks_total',
-    'Login attempts admitted by the limiter, so a password hash was computed',
-  );
-  const loginRefused = deps.metrics.registry.counter(
-    'fleet_login_refused_total',
-    'Login attempts refused by the limiter before any hashing, by the limit that refused (user, address, global)',
-  );
+  const { loginPasswordChecks: passwordChecks, loginRefused } = deps.metrics;
 
   app.post('/login', bodyLimit(LOGIN_BODY_LIMIT_BYTES), json(LoginBody), async (c) => {
     const { username, password } = c.req.valid('json');

@@ -1,6 +1,7 @@
 /** `/api/v1/users` (admin): list, create, change role, disable, reset password. `/api/v1/audit` (admin). */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { PasswordReset, UserOut, UserTokens } from '../../protocol/api.js';
 import { Role } from '../../protocol/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
@@ -8,7 +9,7 @@ import type { RouteDeps } from '../http/route-deps.js';
 import { json, query } from '../http/validate.js';
 import { listAudit } from './audit.js';
 import { generatePassword, hashPassword } from './passwords.js';
-import { getUser, insertUser, listUsers, updateUser } from './users-repo.js';
+import { getUser, insertUser, listApiTokens, listUsers, revokeApiToken, updateUser } from './users-repo.js';
 
 const Username = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'lower-case letters, digits, ".", "_" or "-"');
 const CreateUser = z.object({ username: Username, role: Role, password: z.string().min(8).max(1000).optional() });
@@ -47,6 +48,36 @@ export function usersRoutes(deps: RouteDeps): Hono<AppEnv> {
       detail: { role: body.role, disabled: body.disabled, passwordChanged: body.password !== undefined },
     });
     return c.json({ user });
+  });
+
+  // A new one-time password, generated here and answered once (only its hash is stored); open sessions end.
+  app.post('/:username/reset-password', async (c) => {
+    const username = c.req.param('username');
+    if (!getUser(db, username)) throw new NotFoundError(`user ${username}`);
+    const password = generatePassword();
+    const sessionsEnded = db
+      .prepare('SELECT count(*) FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)')
+      .pluck()
+      .get(username) as number;
+    const user = updateUser(db, username, { passwordHash: await hashPassword(password) });
+    audit({ actor: c.get('user').username, action: 'user.reset_password', target: username });
+    c.header('cache-control', 'no-store');
+    return c.json(PasswordReset.parse({ user: UserOut.parse(user), password, sessionsEnded }));
+  });
+
+  app.get('/:username/tokens', (c) => {
+    const user = getUser(db, c.req.param('username'));
+    if (!user) throw new NotFoundError(`user ${c.req.param('username')}`);
+    return c.json(UserTokens.parse({ username: user.username, tokens: listApiTokens(db, user.id) }));
+  });
+
+  app.delete('/:username/tokens/:id', (c) => {
+    const user = getUser(db, c.req.param('username'));
+    if (!user) throw new NotFoundError(`user ${c.req.param('username')}`);
+    const id = c.req.param('id');
+    if (!revokeApiToken(db, user.id, id)) throw new NotFoundError(`token ${id} of ${user.username}`);
+    audit({ actor: c.get('user').username, action: 'token.revoke', target: user.username, detail: { tokenId: id } });
+    return c.json(UserTokens.parse({ username: user.username, tokens: listApiTokens(db, user.id) }));
   });
 
   return app;

@@ -12,6 +12,7 @@ import {
   HealthMessage,
   LIMITS,
   parseTopic,
+  ReleaseReport,
   StatsMessage,
   StatusMessage,
   SyncMessage,
@@ -33,6 +34,8 @@ export interface MessageHandlerDeps {
   metrics: ServerMetrics;
   log: Logger;
   now?: () => number;
+  /** Stores a `release` report inside the group commit (server/releases/); bound once the release service exists. */
+  releaseReport?: (deviceId: string, message: ReleaseReport, received: number) => void;
 }
 
 export function createMessageHandler(deps: MessageHandlerDeps) {
@@ -151,6 +154,14 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
         if (!message) return Promise.resolve();
         return writer.submit(message.days.length, () => {
           data.stats(deviceId, message);
+          if (touch) data.touch(deviceId, received);
+        });
+      }
+      case 'release': {
+        const message = parse(deviceId, kind, ReleaseReport, payload);
+        if (!message) return Promise.resolve();
+        return writer.submit(1, () => {
+          deps.releaseReport?.(deviceId, message, received);
           if (touch) data.touch(deviceId, received);
         });
       }

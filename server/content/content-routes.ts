@@ -12,8 +12,8 @@ import { bodyLimit, streamedBodyLimit } from '../http/body-limit.js';
 import { json, parseInput as parse, query } from '../http/validate.js';
 import { badRequest, forbidden, notFound, tooLarge, typeMismatch } from './errors.js';
 import type { ContentAuth } from './http-support.js';
-import { getFile, getItem, getItemRow, listItems, listTopics } from './library-repo.js';
-import { CreateItem, Lang, ListQuery, TranslationInput, UpdateItem } from './library-schemas.js';
+import { contentDiff, contentHolders, getFile, getItem, getItemRow, listItems, listTopics, readTargets } from './library-repo.js';
+import { CreateItem, Lang, ListQuery, RejectBody, TranslationInput, UpdateItem } from './library-schemas.js';
 import { declaredMatches } from './mime.js';
 import { fileResponse } from './serve-file.js';
 import type { ContentServices } from './services.js';
@@ -21,7 +21,6 @@ import { deviceSync, itemStats } from './stats-repo.js';
 
 const RESERVED_IDS = new Set(['topics', 'files']);
 const Sha = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
-const RejectBody = z.object({ reason: z.string().min(1).max(2000) });
 const StatsQuery = z.object({ from: Day.optional(), to: Day.optional() });
 /** An item's fields with up to 500 targets. */
 const ITEM_BODY_LIMIT_BYTES = 256 * 1024;
@@ -135,6 +134,17 @@ export function createContentRoutes(deps: ContentServices & { auth: ContentAuth 
     const { reason } = c.req.valid('json');
     workflow.reject(c.var.user, id, reason);
     return c.json(getItem(db, id));
+  });
+
+  // What an approver reads before approving: the latest version against the published one.
+  app.get('/api/v1/content/:id/diff', read, (c) => c.json(contentDiff(db, itemId(c.req.param('id')))));
+
+  // The devices the published version is meant for (the latest's, while nothing is published) and their state.
+  app.get('/api/v1/content/:id/holders', read, (c) => {
+    const id = itemId(c.req.param('id'));
+    const item = getItemRow(db, id);
+    const version = item?.published_version ?? item?.latest_version ?? 0;
+    return c.json(contentHolders(db, id, distribution.targetedDevices(readTargets(db, id, version))));
   });
 
   app.post('/api/v1/content/:id/publish', review, (c) => {

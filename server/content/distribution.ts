@@ -21,8 +21,15 @@ import type { Target } from './library-schemas.js';
 
 export const MANIFEST_LIFETIME_MS = 7 * 86_400_000;
 const CACHE_TTL_MS = 60_000;
+const HAS_ITEMS = 'SELECT 1 FROM device_manifest_items WHERE device_id = ? LIMIT 1';
 
 type Published = Array<{ item: ManifestItem; targets: Target[] }>;
+type UiLabels = NonNullable<Manifest['uiLabels']>;
+interface SiteView {
+  items: ManifestItem[];
+  uiLabels: UiLabels;
+  hash: string;
+}
 
 interface DeviceSite {
   deviceId: string;
@@ -170,35 +177,88 @@ export function createDistribution(deps: {
       )
       .get(at) as { m: number; p: number | null; r: number | null; x: number | null };
     const s = db.prepare('SELECT count(*) AS n FROM sites').get() as { n: number };
-    return `${v.m}:${v.p ?? 0}:${v.r ?? 0}:${v.x ?? 0}:${s.n}`;
+    const l = db.prepare('SELECT coalesce(max(updated_at), 0) AS m, count(*) AS n FROM ui_labels').get() as {
+      m: number;
+      n: number;
+    };
+    return `${v.m}:${v.p ?? 0}:${v.r ?? 0}:${v.x ?? 0}:${s.n}:${l.m}:${l.n}`;
   }
 
   // The published library is read once per change and shared by every site's view (the same item objects), so
   // a manifest request costs a key check, a filter and a signature, not a rebuild. The TTL bounds how long a
   // registry edit that keeps the site count (a parent moved) can go unseen.
-  let library: { key: string; at: number; published: Published } | null = null;
-  let siteViews = new Map<string, { items: ManifestItem[]; hash: string }>();
+  let library: { key: string; at: number; published: Published; uiLabels: UiLabels } | null = null;
+  let siteViews = new Map<string, SiteView>();
 
-  function siteView(siteId: string | null, at: number): { items: ManifestItem[]; hash: string } {
+  /** The interface labels the department entered (migration 305), for every kiosk alike. */
+  function readUiLabels(): UiLabels {
+    const rows = db.prepare('SELECT lang, labels FROM ui_labels ORDER BY lang').all() as { lang: string; labels: string }[];
+    const out: UiLabels = {};
+    for (const row of rows) {
+      const labels = JSON.parse(row.labels) as Record<string, string>;
+      if (Object.keys(labels).length > 0) out[row.lang] = labels;
+    }
+    return out;
+  }
+
+  function siteView(siteId: string | null, at: number): SiteView {
     const key = libraryKey(at);
     if (!library || library.key !== key || at - library.at > CACHE_TTL_MS || at < library.at) {
-      library = { key, at, published: publishedAt(at) };
+      library = { key, at, published: publishedAt(at), uiLabels: readUiLabels() };
       siteViews = new Map();
     }
     const cached = siteViews.get(siteId ?? '');
     if (cached) return cached;
     const site = siteChain(siteId);
     const items = library.published.filter((p) => matches(p.targets, site)).map((p) => p.item);
-    const view = { items, hash: createHash('sha256').update(canonicalJson(items)).digest('hex') };
+    const uiLabels = library.uiLabels;
+    // Without labels the hash is the items' alone, as before labels existed: no device's seq moves on upgrade.
+    const hashed = Object.keys(uiLabels).length > 0 ? { items, uiLabels } : items;
+    const view = { items, uiLabels, hash: createHash('sha256').update(canonicalJson(hashed)).digest('hex') };
     siteViews.set(siteId ?? '', view);
     return view;
   }
 
+  /**
+   * The manifest's items at their versions (migration 203), each with the seq of the first manifest that listed
+   * that version: what `GET /api/v1/content/:id/holders` compares with the seq the device applied. A manifest
+   * issued before the table existed is recorded on its next request, with its own seq (the earliest provable).
+   */
+  function recordItems(deviceId: string, items: ManifestItem[], seq: number) {
+    const before = new Map(
+      (
+        db.prepare('SELECT item_id, version, since_seq FROM device_manifest_items WHERE device_id = ?').all(deviceId) as Array<{
+          item_id: string;
+          version: number;
+          since_seq: number;
+        }>
+      ).map((row) => [row.item_id, row]),
+    );
+    db.prepare('DELETE FROM device_manifest_items WHERE device_id = ?').run(deviceId);
+    const insert = db.prepare('INSERT INTO device_manifest_items (device_id, item_id, version, since_seq) VALUES (?, ?, ?, ?)');
+    for (const item of items) {
+      const kept = before.get(item.id);
+      insert.run(deviceId, item.id, item.version, kept && kept.version === item.version ? kept.since_seq : seq);
+    }
+  }
+
+  /** The devices (not decommissioned) whose site the targets reach: the one targeting rule, for the holders view too. */
+  function targetedDevices(targets: Target[]): DeviceSite[] {
+    if (targets.length === 0) return [];
+    const sites = new Map(
+      (db.prepare('SELECT id, kind, parent_id AS parentId FROM sites').all() as Array<SiteNode & { id: string }>).map((s) => [
+        s.id,
+        s,
+      ]),
+    );
+    const devices = db
+      .prepare(`SELECT id AS deviceId, site_id AS siteId FROM devices WHERE status <> 'decommissioned' ORDER BY id`)
+      .all() as DeviceSite[];
+    return devices.filter((device) => matches(targets, siteChain(device.siteId, sites)));
+  }
+
   /** Brings the device's seq up to date with its site's items; returns the state to issue. */
-  function refresh(
-    device: DeviceSite,
-    at: number,
-  ): { items: ManifestItem[]; hash: string; seq: number; issuedAt: number; changed: boolean } {
+  function refresh(device: DeviceSite, at: number): SiteView & { seq: number; issuedAt: number; changed: boolean } {
     return db
       .transaction(() => {
         const view = siteView(device.siteId, at);
@@ -228,6 +288,9 @@ export function createDistribution(deps: {
             for (const t of Object.values(item.translations)) if (t.file) insert.run(device.deviceId, t.file.sha256);
           }
         }
+        if (changed || (view.items.length > 0 && !db.prepare(HAS_ITEMS).get(device.deviceId))) {
+          recordItems(device.deviceId, view.items, seq);
+        }
         return { ...view, seq, issuedAt, changed };
       })
       .immediate();
@@ -243,6 +306,7 @@ export function createDistribution(deps: {
       issuedAt: new Date(state.issuedAt).toISOString(),
       expiresAt: new Date(state.issuedAt + lifetime).toISOString(),
       items: state.items,
+      ...(Object.keys(state.uiLabels).length > 0 ? { uiLabels: state.uiLabels } : {}),
     };
     const { keys, document } = signer();
     // Everything the response depends on: same tag ⇔ same manifest, key and keys document.
@@ -264,20 +328,9 @@ export function createDistribution(deps: {
    */
   function contentChanged(itemId: string, versions: Array<number | null>): string[] {
     const targets = versions.flatMap((version) => (version === null ? [] : readTargets(db, itemId, version)));
-    if (targets.length === 0) return [];
-    const sites = new Map(
-      (db.prepare('SELECT id, kind, parent_id AS parentId FROM sites').all() as Array<SiteNode & { id: string }>).map((s) => [
-        s.id,
-        s,
-      ]),
-    );
-    const devices = db
-      .prepare(`SELECT id AS deviceId, site_id AS siteId FROM devices WHERE status <> 'decommissioned'`)
-      .all() as DeviceSite[];
     const notified: string[] = [];
     const at = now();
-    for (const device of devices) {
-      if (!matches(targets, siteChain(device.siteId, sites))) continue;
+    for (const device of targetedDevices(targets)) {
       const state = refresh(device, at);
       if (state.changed) {
         deps.notifyManifest(device.deviceId, state.seq);
@@ -302,7 +355,24 @@ export function createDistribution(deps: {
     return rows.length;
   }
 
-  return { issue, mayFetch, contentChanged, keysChanged };
+  /** After the department changed interface labels: every device's manifest is rebuilt, those that moved are told. */
+  function labelsChanged(): string[] {
+    const devices = db
+      .prepare(`SELECT id AS deviceId, site_id AS siteId FROM devices WHERE status <> 'decommissioned'`)
+      .all() as DeviceSite[];
+    const at = now();
+    const notified: string[] = [];
+    for (const device of devices) {
+      const state = refresh(device, at);
+      if (state.changed) {
+        deps.notifyManifest(device.deviceId, state.seq);
+        notified.push(device.deviceId);
+      }
+    }
+    return notified;
+  }
+
+  return { issue, mayFetch, contentChanged, keysChanged, labelsChanged, targetedDevices };
 }
 
 export type Distribution = ReturnType<typeof createDistribution>;

@@ -4,12 +4,15 @@
  * Kiosks receive the keys document inside each manifest envelope, so there is no device route here.
  */
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { SignedKeysDocument } from '../../protocol/index.js';
 import type { AppEnv } from '../http/app-env.js';
 import { bodyLimit } from '../http/body-limit.js';
 import { json } from '../http/validate.js';
 import type { ContentAuth } from './http-support.js';
 import type { ContentServices } from './services.js';
+
+const TlsCasBody = z.object({ tlsCas: z.array(z.string().max(16_000)).min(1).max(8) });
 
 export function createKeyRoutes(deps: Pick<ContentServices, 'keyring' | 'distribution'> & { auth: ContentAuth }): Hono<AppEnv> {
   const { keyring, distribution, auth } = deps;
@@ -31,6 +34,14 @@ export function createKeyRoutes(deps: Pick<ContentServices, 'keyring' | 'distrib
     const signed = keyring.publish(c.req.valid('json'), c.var.user.username);
     const notified = distribution.keysChanged();
     return c.json({ ...keyring.status(), version: signed.document.version, notified });
+  });
+
+  // The CAs kiosks trust for the server's TLS (docs/deployment.md: add → switch → retire). The full set is given.
+  app.post('/api/v1/keys/tls-cas', admin, bodyLimit(256 * 1024), json(TlsCasBody), (c) => {
+    const result = keyring.setTlsCas(c.req.valid('json').tlsCas, c.var.user.username);
+    if ('document' in result) return c.json({ document: result.document, signed: false }, 202);
+    const notified = distribution.keysChanged();
+    return c.json({ ...keyring.status(), version: result.signed.document.version, notified, signed: true });
   });
 
   return app;

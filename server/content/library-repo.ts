@@ -1,5 +1,10 @@
-/** Reads of the content library: items with their latest and published versions, translations, targets. */
-import type { ContentKind } from '../../protocol/index.js';
+/**
+ * Reads of the content library: items with their latest and published versions, translations, targets; what a
+ * version changes against the published one, and which devices hold it.
+ */
+import { ContentDiff, ContentHolders, ContentRejection } from '../../protocol/api.js';
+import { type ContentKind, canonicalJson } from '../../protocol/index.js';
+import { isSyncProblem } from '../coverage/fleet-rules.js';
 import type { Database } from '../db/open-database.js';
 import type { ContentItem, FileInfo, ItemVersion, ListQuery, Target, Translation, VersionState } from './library-schemas.js';
 
@@ -30,6 +35,9 @@ export interface VersionRow {
   published_at: number | null;
   retired_by: string | null;
   retired_at: number | null;
+  rejected_reason: string | null;
+  rejected_by: string | null;
+  rejected_at: number | null;
 }
 
 interface TranslationRow {
@@ -134,7 +142,126 @@ export function getItem(db: Database, id: string): ContentItem | null {
     publishedVersion: item.published_version,
     current: toItemVersion(db, latest),
     published: published ? toItemVersion(db, published) : null,
+    rejection: rejectionOf(latest),
   };
+}
+
+/** The last rejection of a version, while it is a draft again (a submit clears it, migration 203). */
+function rejectionOf(row: VersionRow): ContentRejection | null {
+  if (row.state !== 'draft' || row.rejected_reason === null || row.rejected_by === null || row.rejected_at === null) return null;
+  return ContentRejection.parse({ version: row.version, reason: row.rejected_reason, by: row.rejected_by, at: row.rejected_at });
+}
+
+type Change = ContentDiff['fields'][number];
+/** An empty text and a missing one read the same to an approver: no change between them. */
+const blank = (v: unknown) => (v === undefined || v === '' ? null : v);
+const same = (a: unknown, b: unknown) => canonicalJson(blank(a)) === canonicalJson(blank(b));
+
+function changes(before: Record<string, unknown>, after: Record<string, unknown>): Change[] {
+  return Object.keys({ ...before, ...after })
+    .filter((field) => !same(before[field], after[field]))
+    .map((field) => ({ field, before: before[field] ?? null, after: after[field] ?? null }));
+}
+
+function itemFields(v: ItemVersion | null): Record<string, unknown> {
+  if (!v) return {};
+  return { topics: v.topics, featured: v.featured, validFrom: v.validFrom, validTo: v.validTo, targets: v.targets };
+}
+
+function translationFields(t: Translation | undefined): Record<string, unknown> {
+  if (!t) return {};
+  return {
+    title: t.title,
+    summary: t.summary,
+    body: t.body,
+    'file.sha256': t.file?.sha256 ?? null,
+    'file.mime': t.file?.mime ?? null,
+    'file.size': t.file?.size ?? null,
+  };
+}
+
+/**
+ * `GET /api/v1/content/:id/diff`: the latest version against the published one, field by field (null when a
+ * side lacks it); with nothing published every field of the latest is new, with the latest published nothing
+ * changed.
+ */
+export function contentDiff(db: Database, id: string): ContentDiff | null {
+  const item = getItemRow(db, id);
+  if (!item) return null;
+  const latest = toItemVersion(db, getVersionRow(db, id, item.latest_version) as VersionRow);
+  const publishedRow = item.published_version === null ? null : getVersionRow(db, id, item.published_version);
+  const published = publishedRow ? toItemVersion(db, publishedRow) : null;
+  const translations: ContentDiff['translations'] = [];
+  if (publishedRow?.version !== latest.version) {
+    const before = published?.translations ?? {};
+    const langs = [...new Set([...Object.keys(before), ...Object.keys(latest.translations)])].sort();
+    for (const lang of langs) {
+      const fields = changes(translationFields(before[lang]), translationFields(latest.translations[lang]));
+      if (fields.length === 0) continue;
+      const change = !before[lang] ? 'added' : !latest.translations[lang] ? 'removed' : 'changed';
+      translations.push({ lang, change, fields });
+    }
+  }
+  return ContentDiff.parse({
+    itemId: id,
+    publishedVersion: item.published_version,
+    latestVersion: item.latest_version,
+    fields: publishedRow?.version === latest.version ? [] : changes(itemFields(published), itemFields(latest)),
+    translations,
+  });
+}
+
+/**
+ * `GET /api/v1/content/:id/holders`: for each device the item targets (`targeted`, from the distribution's one
+ * targeting rule), whether its issued manifest lists the published version (device_manifest_items), whether
+ * the device applied a manifest that does (devices.content_seq ≥ the seq that first listed it), its last sync
+ * report and the sync-problem rule of coverage/fleet-rules.ts.
+ */
+export function contentHolders(
+  db: Database,
+  id: string,
+  targeted: Array<{ deviceId: string; siteId: string | null }>,
+): ContentHolders | null {
+  const item = getItemRow(db, id);
+  if (!item) return null;
+  const row = db.prepare(
+    `SELECT d.id, d.site_id, s.name AS site_name, d.content_seq, d.last_seen, m.since_seq, y.state, y.failures
+     FROM devices d LEFT JOIN sites s ON s.id = d.site_id
+       LEFT JOIN device_manifest_items m ON m.device_id = d.id AND m.item_id = @item AND m.version = @version
+       LEFT JOIN device_sync y ON y.device_id = d.id
+     WHERE d.id = @device`,
+  );
+  const devices = targeted.flatMap(({ deviceId }) => {
+    const d = row.get({ item: id, version: item.published_version ?? -1, device: deviceId }) as
+      | {
+          id: string;
+          site_id: string | null;
+          site_name: string | null;
+          content_seq: number | null;
+          last_seen: number | null;
+          since_seq: number | null;
+          state: string | null;
+          failures: number | null;
+        }
+      | undefined;
+    if (!d) return [];
+    const report = d.state === null ? null : { state: d.state, failures: d.failures ?? 0 };
+    return [
+      {
+        deviceId: d.id,
+        siteId: d.site_id,
+        siteName: d.site_name,
+        issued: d.since_seq !== null,
+        holds: d.since_seq !== null && d.content_seq !== null && d.content_seq >= d.since_seq,
+        issuedSeq: d.since_seq,
+        appliedSeq: d.content_seq,
+        syncState: d.state,
+        syncProblem: isSyncProblem(report),
+        lastSeen: d.last_seen,
+      },
+    ];
+  });
+  return ContentHolders.parse({ itemId: id, publishedVersion: item.published_version, devices });
 }
 
 export function listItems(db: Database, query: ListQuery): { total: number; items: ContentItem[] } {

@@ -1,5 +1,6 @@
 /** Shapes of the content library's HTTP API: one zod schema per request body, types inferred from them. */
 import { z } from 'zod';
+import type { ContentRejection } from '../../protocol/api.js';
 import { ContentKind, Id, LangTag, LIMITS, SiteKind } from '../../protocol/index.js';
 
 export const Target = z.discriminatedUnion('scope', [
@@ -113,4 +114,9 @@ export interface ContentItem {
   current: ItemVersion;
   /** The version devices receive, when it is not the latest. */
   published: ItemVersion | null;
+  /** Why an approver sent the current version back to draft; null once it is submitted again (or never rejected). */
+  rejection: ContentRejection | null;
 }
+
+/** `POST /api/v1/content/:id/reject` body: the reason the editor will read. */
+export const RejectBody = z.object({ reason: z.string().trim().min(1).max(2000) });

@@ -11,7 +11,7 @@
  * - `keys/signing-<hex>.pem`: signing keys made by rotations.
  * The keys documents themselves are rows of `content_keys_documents`.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -97,10 +97,25 @@ function currentEntry(document: KeysDocument): KeyEntry {
   return current[current.length - 1] as KeyEntry;
 }
 
+/** One CA of the keys document's `tlsCas`, and how many kiosks already hold a document listing it. */
+export interface TlsCaStatus {
+  fingerprint: string;
+  subject: string;
+  notAfter: string;
+  /** The oldest keys document version from which on every document lists this CA. */
+  since: number;
+  /** Enrolled kiosks (not decommissioned) whose last `status` said they hold version `since` or newer. */
+  devicesHolding: number;
+}
+
 export interface KeysStatus {
   root: { keyId: string; publicKey: string; online: boolean };
   signingKeyId: string;
   document: SignedKeysDocument;
+  /** The CAs kiosks are told to trust for the server's TLS; empty = the keys document names none (enrollment CA). */
+  tlsCas: TlsCaStatus[];
+  /** Enrolled kiosks not decommissioned, and how many of them have said which keys document they hold. */
+  devices: { total: number; reporting: number };
   history: Array<{ version: number; createdAt: string; createdBy: string }>;
 }
 
@@ -114,6 +129,41 @@ export interface Keyring {
   publish(input: unknown, by: string): SignedKeysDocument;
   /** prepare + sign with the root held here + publish: a new current key, every other one retired. */
   rotate(by: string): SignedKeysDocument;
+  /**
+   * The next keys document with `tlsCas` = `cas` (PEM CA certificates), the signing keys unchanged; signed by the
+   * root held here and published. Without a root here, `{ document }` unsigned, for `keys sign` + `keys publish`.
+   */
+  setTlsCas(cas: string[], by: string): { signed: SignedKeysDocument } | { document: KeysDocument };
+}
+
+/** Checks CA certificates for `tlsCas`: readable, CA, not expired; returns them trimmed, without duplicates. */
+export function checkTlsCas(cas: unknown, now: number): string[] {
+  if (!Array.isArray(cas) || cas.length === 0 || cas.length > 8) {
+    throw new DomainError(422, 'tls_cas_invalid', 'tlsCas must list 1 to 8 CA certificates (PEM)');
+  }
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const pem of cas) {
+    let cert: X509Certificate;
+    try {
+      if (typeof pem !== 'string' || (pem.match(/BEGIN CERTIFICATE/g) ?? []).length !== 1)
+        throw new Error('not one PEM certificate');
+      cert = new X509Certificate(pem);
+    } catch (error) {
+      throw new DomainError(
+        422,
+        'tls_cas_invalid',
+        `a tlsCas entry is not one readable PEM certificate: ${(error as Error).message}`,
+      );
+    }
+    if (!cert.ca) throw new DomainError(422, 'tls_cas_invalid', `${cert.subject} is not a CA certificate`);
+    if (Date.parse(cert.validTo) <= now)
+      throw new DomainError(422, 'tls_cas_invalid', `${cert.subject} expired on ${cert.validTo}`);
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    out.push(`${pem.trim()}\n`);
+  }
+  return out;
 }
 
 export const rootOffline = () =>
@@ -214,7 +264,8 @@ export function openKeyring(deps: {
   }
   use(inForce.signed);
 
-  function nextDocument(keys: KeyEntry[]): KeysDocument {
+  /** The next document: `keys`, and the TLS CAs of the one in force unless `tlsCas` is given (a rotation keeps them). */
+  function nextDocument(keys: KeyEntry[], tlsCas = inForce.signed.document.tlsCas): KeysDocument {
     const t = now();
     const retired = keys.filter((k) => k.status === 'retired');
     const dropped = new Set(retired.slice(0, Math.max(0, retired.length - MAX_RETIRED_KEYS)).map((k) => k.keyId));
@@ -224,7 +275,45 @@ export function openKeyring(deps: {
       issuedAt: iso(t),
       expiresAt: iso(t + lifetime),
       keys: keys.filter((k) => !dropped.has(k.keyId)),
+      ...(tlsCas ? { tlsCas } : {}),
     };
+  }
+
+  /** Each CA of the document in force, with the oldest version from which on it has been listed without a gap. */
+  function tlsCaStatus(): TlsCaStatus[] {
+    const cas = inForce.signed.document.tlsCas ?? [];
+    if (cas.length === 0) return [];
+    const rows = db.prepare('SELECT version, signed FROM content_keys_documents ORDER BY version DESC').all() as Array<{
+      version: number;
+      signed: string;
+    }>;
+    const listed = rows.map((r) => ({
+      version: r.version,
+      fingerprints: new Set(
+        ((JSON.parse(r.signed) as SignedKeysDocument).document.tlsCas ?? []).map(
+          (pem) => new X509Certificate(pem).fingerprint256,
+        ),
+      ),
+    }));
+    const holding = db.prepare(
+      `SELECT count(*) FROM devices WHERE status NOT IN ('registered', 'decommissioned') AND keys_version >= ?`,
+    );
+    return cas.map((pem) => {
+      const cert = new X509Certificate(pem);
+      let since = inForce.signed.document.version;
+      for (const row of listed) {
+        if (row.version > since) continue;
+        if (!row.fingerprints.has(cert.fingerprint256)) break;
+        since = row.version;
+      }
+      return {
+        fingerprint: cert.fingerprint256,
+        subject: cert.subject,
+        notAfter: new Date(cert.validTo).toISOString(),
+        since,
+        devicesHolding: holding.pluck().get(since) as number,
+      };
+    });
   }
 
   function publish(input: unknown, by: string): SignedKeysDocument {
@@ -303,7 +392,25 @@ export function openKeyring(deps: {
         signingKeyId: currentEntry(inForce.signed.document).keyId,
         document: inForce.signed,
         history: history.map((h) => ({ version: h.version, createdAt: iso(h.created_at), createdBy: h.created_by })),
+        tlsCas: tlsCaStatus(),
+        devices: db
+          .prepare(
+            `SELECT count(*) AS total, count(keys_version) AS reporting FROM devices
+             WHERE status NOT IN ('registered', 'decommissioned')`,
+          )
+          .get() as { total: number; reporting: number },
       };
+    },
+    setTlsCas(cas, by) {
+      const document = nextDocument(inForce.signed.document.keys, checkTlsCas(cas, now()));
+      deps.audit?.({
+        actor: by,
+        action: 'keys.tls_cas',
+        target: `keys-document:${document.version}`,
+        detail: { tlsCas: (document.tlsCas ?? []).map((pem) => new X509Certificate(pem).fingerprint256) },
+      });
+      if (!rootPrivate()) return { document };
+      return { signed: publish(signWithRoot(document), by) };
     },
     prepare,
     publish,

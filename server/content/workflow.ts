@@ -243,7 +243,9 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
       }
       const t = now();
       db.prepare(
-        `UPDATE content_versions SET state = 'in_review', submitted_at = ?, updated_at = ? WHERE item_id = ? AND version = ?`,
+        `UPDATE content_versions SET state = 'in_review', submitted_at = ?, updated_at = ?,
+           rejected_reason = NULL, rejected_by = NULL, rejected_at = NULL
+         WHERE item_id = ? AND version = ?`,
       ).run(t, t, id, version.version);
       audit({ actor: actor.username, action: 'content.submit', target: id, detail: { version: version.version } });
     })();
@@ -266,14 +268,17 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
     })();
   }
 
+  /** Back to draft with the reason, which the item shows its editor until the version is submitted again. */
   function reject(actor: ContentActor, id: string, reason: string): void {
     db.transaction(() => {
       const item = requireItem(id);
       const version = latestIn(item, 'in_review', 'reject');
+      const t = now();
       db.prepare(
-        `UPDATE content_versions SET state = 'draft', submitted_at = NULL, approved_by = NULL, approved_at = NULL, updated_at = ?
+        `UPDATE content_versions SET state = 'draft', submitted_at = NULL, approved_by = NULL, approved_at = NULL, updated_at = ?,
+           rejected_reason = ?, rejected_by = ?, rejected_at = ?
          WHERE item_id = ? AND version = ?`,
-      ).run(now(), id, version.version);
+      ).run(t, reason, actor.username, t, id, version.version);
       audit({ actor: actor.username, action: 'content.reject', target: id, detail: { version: version.version, reason } });
     })();
   }

@@ -17,12 +17,15 @@ import {
   sitesInScope,
   windowsBySite,
 } from './engine.js';
+import { isSyncProblem } from './fleet-rules.js';
 import { type Plan, type PlanSummary, summarizePlan } from './plan.js';
 
 export interface FleetDevice extends CoverageDevice {
   contentSeq: number | null;
   /** The last sync report's state (`downloading` | `applied` | `failed`), if any. */
   syncState: string | null;
+  /** Download failures in a row of that report (0 when absent). */
+  syncFailures?: number;
 }
 
 export interface Problems {
@@ -30,7 +33,7 @@ export interface Problems {
   offline: number;
   /** Devices that connected but never applied a manifest. */
   neverApplied: number;
-  /** Devices whose last sync failed. */
+  /** Devices with a sync problem (fleet-rules.ts `isSyncProblem`: last sync failed, or 3 failed downloads in a row). */
   syncFailed: number;
 }
 
@@ -108,7 +111,7 @@ export function progressFromDevices(devices: readonly FleetDevice[], options: Co
     if (d.status === 'decommissioned') continue;
     p.devices++;
     p.lastSeen = maxOrNull(p.lastSeen, d.lastSeen);
-    if (d.syncState === 'failed') p.problems.syncFailed++;
+    if (d.syncState !== null && isSyncProblem({ state: d.syncState, failures: d.syncFailures ?? 0 })) p.problems.syncFailed++;
     const window = countingWindow(d);
     if (window && window.start <= options.now && options.now < window.end) {
       p.contentSeq = minOrNull(p.contentSeq, d.contentSeq);

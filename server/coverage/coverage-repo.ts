@@ -3,6 +3,7 @@ import type { SiteKind } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import type { SiteFleet, SiteProgress } from './communes.js';
 import type { CoverageOptions, CoverageSite, SiteWindows } from './engine.js';
+import { countsNowSql, syncProblemSql } from './fleet-rules.js';
 import { checkPlanSites, type Plan, type PlanSummary, parsePlan, type SiteRef, summarizePlan } from './plan.js';
 
 interface SiteRow {
@@ -61,7 +62,7 @@ export function createSitesReader(db: Database): () => readonly CoverageSite[] {
  * - COUNTS_NOW: counts at @now (`countingWindow` contains now), for a device not decommissioned.
  */
 const OPEN = `(status = 'active') * (decommissioned_at IS NULL) * (first_seen IS NOT NULL) * (equipped_at IS NOT NULL)`;
-const COUNTS_NOW = `(status = 'active') * (ifnull(max(first_seen, equipped_at), 9e15) <= @now) * (ifnull(decommissioned_at, 9e15) > @now)`;
+const COUNTS_NOW = countsNowSql();
 /** Closed windows: decommissioned on a date after they started (`countingWindow` with an end). */
 const CLOSED_WINDOWS = (scope = '') => `SELECT site_id, max(first_seen, equipped_at), decommissioned_at, last_seen
   FROM devices INDEXED BY devices_closed
@@ -134,8 +135,8 @@ export function readSiteFleet(
   const failed = new Map(
     db
       .prepare(
-        `SELECT d.site_id, count(*) FROM device_sync s INDEXED BY device_sync_failed JOIN devices d ON d.id = s.device_id
-         WHERE s.state = 'failed' AND d.site_id IS NOT NULL AND d.status <> 'decommissioned' ${siteIds ? PAGE_SITES('d.site_id') : ''}
+        `SELECT d.site_id, count(*) FROM device_sync s INDEXED BY device_sync_problem JOIN devices d ON d.id = s.device_id
+         WHERE ${syncProblemSql('s')} AND d.site_id IS NOT NULL AND d.status <> 'decommissioned' ${siteIds ? PAGE_SITES('d.site_id') : ''}
          GROUP BY d.site_id`,
       )
       .raw()

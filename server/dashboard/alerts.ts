@@ -3,13 +3,20 @@
  * newest health sample, content not synced for 7 days, clock skew reported in the last 7 days, repeated
  * download failures. Computed from what is stored when asked, so they are never stale.
  */
+import { SYNC_FAILURE_LIMIT } from '../coverage/fleet-rules.js';
 import type { AlertSourceRow, DashboardRepo } from './dashboard-repo.js';
 
 export const ALERT_TYPES = ['offline', 'disk', 'not_synced', 'clock_skew', 'download_failures', 'manifest_expired'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 const DAY_MS = 86_400_000;
-export const ALERT_LIMITS = { diskPercent: 90, notSyncedMs: 7 * DAY_MS, skewWindowMs: 7 * DAY_MS, downloadFailures: 3 };
+/** `download_failures` is fleet-rules.ts's sync problem (its `SYNC_FAILURE_LIMIT`), not a limit of its own. */
+export const ALERT_LIMITS = {
+  diskPercent: 90,
+  notSyncedMs: 7 * DAY_MS,
+  skewWindowMs: 7 * DAY_MS,
+  downloadFailures: SYNC_FAILURE_LIMIT,
+};
 
 const SEVERITY: Record<AlertType, 'critical' | 'warning'> = {
   offline: 'critical',

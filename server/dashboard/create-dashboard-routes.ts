@@ -11,7 +11,24 @@ import { NotFoundError } from '../errors.js';
 import { query } from '../http/validate.js';
 import { ALERT_TYPES, currentAlerts } from './alerts.js';
 import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
+import { createMapBase } from './map-base.js';
 import { createStaticFiles } from './static-files.js';
+
+/** The dashboard's CSP (server/http/security-headers.ts) with framing by the dashboard itself allowed. */
+const PREVIEW_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "media-src 'self'",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "worker-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'self'",
+].join('; ');
 
 /** The part of the server's RouteDeps this module uses (so `createDashboardRoutes(deps)` takes them as they are). */
 export interface DashboardDeps<E extends Env = Env> {
@@ -72,9 +89,14 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
     return c.body(new Uint8Array(font.body), 200, { 'content-type': font.type, 'cache-control': 'public, max-age=86400' });
   });
   app.get('/dashboard/:name', async (c) => {
-    const file = await files.asset(c.req.param('name'));
+    const name = c.req.param('name');
+    const file = await files.asset(name);
     if (!file) return c.json({ error: { code: 'not_found', message: 'no such dashboard file' } }, 404);
-    return c.body(new Uint8Array(file.body), 200, { 'content-type': file.type, 'cache-control': 'no-cache' });
+    const headers: Record<string, string> = { 'content-type': file.type, 'cache-control': 'no-cache' };
+    // The draft preview is the one page the dashboard frames itself: its own CSP (the dashboard's, framed by
+    // 'self' only); every other response keeps frame-ancestors 'none'.
+    if (name === 'preview.html') headers['content-security-policy'] = PREVIEW_CSP;
+    return c.body(new Uint8Array(file.body), 200, headers);
   });
 
   app.get('/api/v1/dashboard/sites', canRead, query(SiteQuery), (c) => {
@@ -90,6 +112,7 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
       limit: q.limit,
       offset: q.offset,
       onlineSince: now() - offlineAfterMs,
+      now: now(),
     });
     return c.json({ total: page.total, limit: q.limit, offset: q.offset, sites: page.rows });
   });
@@ -98,11 +121,20 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
 
   // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small.
   app.get('/api/v1/dashboard/map', canRead, (c) => {
-    const rows = repo.mapPoints(now() - offlineAfterMs);
+    const at = now();
+    const rows = repo.mapPoints(at - offlineAfterMs, at);
     return c.json({
       columns: ['id', 'name', 'kind', 'districtName', 'communeName', 'lat', 'lon', 'state', 'problems'],
       sites: rows.map((r) => [r.id, r.name, r.kind, r.districtName, r.communeName, r.lat, r.lon, r.state, r.problems]),
     });
+  });
+
+  // The base map (no internet): country outlines and borders, projected once on the first request; the sites with
+  // coordinates in the same frame. Their state comes from /api/v1/dashboard/map.
+  const mapBase = createMapBase(deps.db);
+  app.get('/api/v1/map/base', canRead, async (c) => {
+    c.header('cache-control', 'private, max-age=300');
+    return c.json(await mapBase());
   });
 
   // Device events (clock skew, disk full, …): stored by ingest, read by no other module's API.

@@ -3,6 +3,7 @@
  * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter and the
  * sort column comes from a fixed list, never from the request text.
  */
+import { countsNowSql, syncProblemSql } from '../coverage/fleet-rules.js';
 import type { Database } from '../db/open-database.js';
 import { createSiteRegistry, type NamedSiteRow, type NameSort, SITES_NAMED } from './site-registry.js';
 
@@ -23,6 +24,8 @@ export interface SiteQuery {
   offset: number;
   /** Devices seen at or after this instant are online. */
   onlineSince: number;
+  /** The current instant (a device counts at it: fleet-rules.ts); the clock by default. */
+  now?: number;
 }
 
 export interface SiteRowOut {
@@ -56,9 +59,9 @@ export interface SiteRowOut {
 const deviceFigures = (scope: string) => `
   SELECT dv.site_id,
     count(*) AS devices,
-    sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL) AS counting,
-    sum(dv.status = 'active' AND dv.equipped_at IS NOT NULL AND dv.last_seen >= @onlineSince) AS operational,
-    sum(dv.status IN ('registered', 'provisioned') OR (dv.status = 'active' AND dv.equipped_at IS NULL)) AS planned,
+    sum(${countsNowSql('dv')}) AS counting,
+    sum(${countsNowSql('dv')} AND dv.last_seen >= @onlineSince) AS operational,
+    sum(dv.status IN ('registered', 'provisioned') OR (dv.status = 'active' AND NOT ${countsNowSql('dv')})) AS planned,
     max(dv.last_seen) AS last_seen,
     min(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_min,
     max(CASE WHEN dv.status = 'active' THEN dv.content_seq END) AS seq_max,
@@ -69,7 +72,7 @@ const deviceFigures = (scope: string) => `
 const syncFailing = (scope: string) => `
   SELECT dv.site_id, count(*) AS sync_failing
   FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id
-  WHERE ds.failures >= @failureLimit AND dv.status = 'active' ${scope}
+  WHERE ${syncProblemSql('ds')} AND dv.status = 'active' ${scope}
   GROUP BY dv.site_id`;
 
 const NAME_FILTER = `(@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
@@ -126,7 +129,6 @@ function byNames(sort: keyof typeof NAME_KEYS, dir: 'asc' | 'desc') {
     return 0;
   };
 }
-const FAILURE_LIMIT = 3;
 
 /**
  * A name as a sort key: SQLite compares bytes, which puts "Đ" after "Z"; Vietnamese puts đ right after d.
@@ -288,7 +290,8 @@ export function createDashboardRepo(db: Database) {
     SELECT 'download_failures' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
       ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.failures AS value, ds.error AS detail
     FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
-    WHERE dv.status = 'active' AND ds.failures >= @failureLimit`);
+    WHERE dv.status = 'active' AND ${syncProblemSql('ds')}
+      AND NOT (ds.state = 'failed' AND substr(ifnull(ds.error, ''), 1, 27) = 'rejected: manifest_expired:')`);
   // The device's last sync report says it refused an expired manifest (DESIGN §7); clears with the next applied one.
   const manifestExpired = db.prepare(`
     SELECT 'manifest_expired' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
@@ -297,11 +300,13 @@ export function createDashboardRepo(db: Database) {
     WHERE dv.status = 'active' AND ds.state = 'failed' AND substr(ds.error, 1, 27) = 'rejected: manifest_expired:'`);
 
   /** Counts the devices of one page of sites (a few index lookups) and derives each site's state. */
-  function withFigures(named: NamedSiteRow[], onlineSince: number, scope: 'these' | 'all' = 'these'): SiteRowOut[] {
-    const params =
-      scope === 'all'
-        ? { onlineSince, failureLimit: FAILURE_LIMIT }
-        : { ids: JSON.stringify(named.map((r) => r.id)), onlineSince, failureLimit: FAILURE_LIMIT };
+  function withFigures(
+    named: NamedSiteRow[],
+    onlineSince: number,
+    scope: 'these' | 'all' = 'these',
+    now: number = Date.now(),
+  ): SiteRowOut[] {
+    const params = scope === 'all' ? { onlineSince, now } : { ids: JSON.stringify(named.map((r) => r.id)), onlineSince, now };
     const [figureStmt, failingStmt] = scope === 'all' ? [figuresAll, failingAll] : [figuresFor, failingFor];
     const figures = new Map((figureStmt.all(params) as DeviceFigures[]).map((r) => [r.site_id, r]));
     const failing = new Map(
@@ -334,8 +339,8 @@ export function createDashboardRepo(db: Database) {
   function siteParams(query: SiteQuery) {
     const isRank = query.state !== null && query.state !== 'problem';
     return {
-      failureLimit: FAILURE_LIMIT,
       onlineSince: query.onlineSince,
+      now: query.now ?? Date.now(),
       q: query.q ? `%${query.q.replace(/[%_]/g, '')}%` : null,
       districtId: query.districtId,
       communeId: query.communeId,
@@ -364,7 +369,7 @@ export function createDashboardRepo(db: Database) {
           query.limit,
           query.offset,
         );
-        return { total, rows: withFigures(rows, query.onlineSince) };
+        return { total, rows: withFigures(rows, query.onlineSince, 'these', query.now) };
       }
       let stmt = sitePageStmts.get(order);
       if (!stmt) {
@@ -392,9 +397,9 @@ export function createDashboardRepo(db: Database) {
     },
 
     /** Every non-district site with its state: the map draws them all. */
-    mapPoints(onlineSince: number): SiteRowOut[] {
+    mapPoints(onlineSince: number, now: number = Date.now()): SiteRowOut[] {
       // One pass over the devices grouped by site, merged here: cheaper than joining 10 000 sites to it in SQL.
-      return withFigures(registry.all().sort(byNames('district', 'asc')), onlineSince, 'all');
+      return withFigures(registry.all().sort(byNames('district', 'asc')), onlineSince, 'all', now);
     },
 
     alertSources(p: {
@@ -409,7 +414,7 @@ export function createDashboardRepo(db: Database) {
         ...(disk.all({ diskLimit: p.diskLimit }) as AlertSourceRow[]),
         ...(notSynced.all({ syncBefore: p.syncBefore }) as AlertSourceRow[]),
         ...(clockSkew.all({ eventsSince: p.eventsSince }) as AlertSourceRow[]),
-        ...(downloadFailures.all({ failureLimit: p.failureLimit }) as AlertSourceRow[]),
+        ...(downloadFailures.all() as AlertSourceRow[]),
         ...(manifestExpired.all() as AlertSourceRow[]),
       ];
     },

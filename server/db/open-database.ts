@@ -2,7 +2,7 @@
  * Opens the server's SQLite file and brings its schema up to date. Migrations are files
  * `migrations/NNN-name.sql`, applied in number order, each recorded in `schema_migrations`.
  * Number ranges keep parallel modules apart: 001–099 core, 100–199 provisioning, 200–299 content,
- * 300–399 coverage and dashboard.
+ * 300–399 coverage and dashboard, 400–499 over-the-air releases (server/releases/).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,10 +34,41 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
+/** Thrown when the database records migrations this version of the server does not have. */
+export class NewerDatabaseError extends Error {
+  constructor(
+    readonly unknown: Array<{ version: number; name: string }>,
+    readonly known: number,
+  ) {
+    super(
+      `the database was written by a newer version of the server: it records migration${unknown.length > 1 ? 's' : ''} ${unknown
+        .map((m) => m.name)
+        .join(', ')}, which this version (migrations up to ${String(known).padStart(3, '0')}) does not have. ` +
+        'Run the newer version again, or restore a backup made by this version (docs/deployment.md, "Upgrades").',
+    );
+    this.name = 'NewerDatabaseError';
+  }
+}
+
+/**
+ * Refuses a database on which a newer server applied migrations this one does not know: its code would
+ * misread a schema it has never seen (and a later downgrade of data cannot be undone).
+ */
+function refuseNewerDatabase(db: Database, migrations: Migration[]): void {
+  const known = new Set(migrations.map((m) => m.version));
+  const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{
+    version: number;
+    name: string;
+  }>;
+  const unknown = recorded.filter((m) => !known.has(m.version));
+  if (unknown.length > 0) throw new NewerDatabaseError(unknown, Math.max(0, ...known));
+}
+
 /** Applies every migration not yet recorded; one transaction per migration. Returns the names applied. */
 export function migrate(db: Database, migrations: Migration[] = readMigrations()): string[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  refuseNewerDatabase(db, migrations);
   const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const done: string[] = [];

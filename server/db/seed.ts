@@ -15,22 +15,27 @@ const SEED_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'seed');
 const emptyToNull = (v: unknown) => (v === '' || v === undefined ? null : v);
 const DateOrNull = z.preprocess(emptyToNull, z.iso.date().nullable());
 const TextOrNull = z.preprocess(emptyToNull, z.string().nullable());
-const NumberOrNull = z.preprocess(emptyToNull, z.coerce.number().nullable());
+const Degrees = (limit: number) => z.preprocess(emptyToNull, z.coerce.number().min(-limit).max(limit).nullable());
 
 /** One row of the reference CSV format (also what `POST /api/v1/sites/import` reads). */
-export const SiteCsvRow = z.object({
-  id: z.string().min(1).max(64),
-  kind: z.enum(['district', 'commune', 'station', 'gate', 'office']),
-  name: z.string().min(1),
-  parent_id: TextOrNull.default(null),
-  border: z.preprocess((v) => v === '1' || v === 'true' || v === 1 || v === true, z.boolean()),
-  admin_code: TextOrNull.default(null),
-  lat: NumberOrNull.default(null),
-  lon: NumberOrNull.default(null),
-  valid_from: DateOrNull.default(null),
-  valid_to: DateOrNull.default(null),
-  note: TextOrNull.default(null),
-});
+export const SiteCsvRow = z
+  .object({
+    id: z.string().min(1).max(64),
+    kind: z.enum(['district', 'commune', 'station', 'gate', 'office']),
+    name: z.string().min(1),
+    parent_id: TextOrNull.default(null),
+    border: z.preprocess((v) => v === '1' || v === 'true' || v === 1 || v === true, z.boolean()),
+    admin_code: TextOrNull.default(null),
+    /** WGS 84 degrees; lat and lon are given together or not at all. */
+    lat: Degrees(90).default(null),
+    lon: Degrees(180).default(null),
+    /** 1 = the coordinates are an estimate (commune centre, read off a map), 0 or empty = surveyed / official. */
+    coord_approx: z.preprocess((v) => v === '1' || v === 'true' || v === 1 || v === true, z.boolean()).default(false),
+    valid_from: DateOrNull.default(null),
+    valid_to: DateOrNull.default(null),
+    note: TextOrNull.default(null),
+  })
+  .refine((r) => (r.lat === null) === (r.lon === null), { path: ['lon'], message: 'lat and lon are given together' });
 
 /**
  * Parses sites from CSV text in the reference format (header row; unknown columns ignored). Fields beyond
@@ -67,6 +72,7 @@ export function siteFromCsvRow(r: z.infer<typeof SiteCsvRow>): SiteInput {
     adminCode: r.admin_code,
     lat: r.lat,
     lon: r.lon,
+    coordApprox: r.coord_approx,
     validFrom: r.valid_from,
     validTo: r.valid_to,
     note: r.note,

@@ -1,132 +1,153 @@
 /**
- * A small Prometheus registry (text exposition format 0.0.4): counters with labels, gauges read at scrape
- * time, and histograms. Hand-written because the project has no metrics library and needs only these three.
+ * The server's Prometheus metrics, with prom-client: its default process and event-loop metrics
+ * (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, …) plus ours, every one defined here, in one
+ * registry per server (tests run several servers in one process). docs/server.md, "Metrics", lists them;
+ * deploy/monitoring/ has the Grafana dashboard and alert rules built on them.
  */
-type Labels = Record<string, string>;
-
-function labelText(labels: Labels): string {
-  const entries = Object.entries(labels);
-  if (entries.length === 0) return '';
-  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
-}
-
-interface Metric {
-  render(): string;
-}
-
-export class Counter implements Metric {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
-    const entry = this.values.get(key);
-    if (entry) entry.value += by;
-    else this.values.set(key, { labels, value: by });
-  }
-  get(labels: Labels = {}): number {
-    return this.values.get(labelText(labels))?.value ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${value}`);
-    return lines.join('\n');
-  }
-}
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** A gauge whose value is read when scraped (connected clients, DB size, queue depth). */
-export class Gauge implements Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number,
-  ) {}
-  render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
-  }
+export function scrapeGauge(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly buckets: number[],
-  ) {
-    this.counts = buckets.map(() => 0);
-  }
-  observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++)
-      if (value <= (this.buckets[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((le, i) => {
-      lines.push(`${this.name}_bucket{le="${le}"} ${this.counts[i]}`);
-    });
-    lines.push(
-      `${this.name}_bucket{le="+Inf"} ${this.count}`,
-      `${this.name}_sum ${this.sum}`,
-      `${this.name}_count ${this.count}`,
-    );
-    return lines.join('\n');
-  }
+/** What the scrape-time gauges read; create-server.ts points them at the running parts. */
+export interface MetricSources {
+  devicesConnected: () => number;
+  ingestQueueDepth: () => number;
+  dbSizeBytes: () => number;
+  dataDirFreeBytes: () => number;
+  dataDirSizeBytes: () => number;
+  /** The server certificate's notAfter (ms), or 0 when none is known. */
+  tlsNotAfterMs: () => number;
 }
 
-export class MetricsRegistry {
-  private readonly metrics: Metric[] = [];
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
-  }
-  gauge(name: string, help: string, read: () => number): Gauge {
-    return this.add(new Gauge(name, help, read));
-  }
-  histogram(name: string, help: string, buckets: number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
-  }
-  render(): string {
-    return `${this.metrics.map((m) => m.render()).join('\n')}\n`;
-  }
-  private add<M extends Metric>(metric: M): M {
-    this.metrics.push(metric);
-    return metric;
-  }
-}
-
-/** The metrics the core server keeps; other modules may register their own on `registry`. */
+/** The metrics the server keeps. */
 export function createServerMetrics() {
-  const registry = new MetricsRegistry();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const sources: MetricSources = {
+    devicesConnected: () => 0,
+    ingestQueueDepth: () => 0,
+    dbSizeBytes: () => 0,
+    dataDirFreeBytes: () => 0,
+    dataDirSizeBytes: () => 0,
+    tlsNotAfterMs: () => 0,
+  };
+  scrapeGauge(registry, 'fleet_devices_connected', 'Devices connected to the broker now', () => sources.devicesConnected());
+  scrapeGauge(registry, 'fleet_ingest_queue_depth', 'Samples waiting for a group commit', () => sources.ingestQueueDepth());
+  scrapeGauge(registry, 'fleet_db_size_bytes', 'SQLite database file size plus its WAL', () => sources.dbSizeBytes());
+  scrapeGauge(registry, 'fleet_data_dir_free_bytes', 'Bytes free for the server on the file system of DATA_DIR', () =>
+    sources.dataDirFreeBytes(),
+  );
+  scrapeGauge(registry, 'fleet_data_dir_filesystem_size_bytes', 'Size of the file system of DATA_DIR', () =>
+    sources.dataDirSizeBytes(),
+  );
+  scrapeGauge(
+    registry,
+    'fleet_tls_certificate_expiry_timestamp_seconds',
+    'When the server certificate in use expires (Unix time)',
+    () => sources.tlsNotAfterMs() / 1000,
+  );
   return {
     registry,
-    messagesIn: registry.counter('fleet_mqtt_messages_in_total', 'MQTT messages received from devices, by topic kind'),
-    badPayloads: registry.counter(
-      'fleet_mqtt_bad_payloads_total',
-      'Device payloads dropped as invalid, by topic kind and reason',
-    ),
-    refused: registry.counter('fleet_mqtt_refused_total', 'Connections, publishes and subscriptions refused, by what'),
-    throttled: registry.counter(
-      'fleet_mqtt_throttled_total',
-      'Times the broker stopped reading a device that had too many publishes waiting for their commit or PUBACKs',
-    ),
-    dbErrors: registry.counter('fleet_db_errors_total', 'Database operations that failed, by operation and SQLite code'),
-    ingestBatchSamples: registry.histogram(
-      'fleet_ingest_batch_samples',
-      'Health samples per group-commit transaction',
-      [1, 10, 50, 100, 250, 500, 1000, 2500, 5000],
-    ),
-    ingestCommitSeconds: registry.histogram(
-      'fleet_ingest_commit_seconds',
-      'Time to write and commit one group-commit transaction',
-      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    ),
-    samplesCommitted: registry.counter('fleet_ingest_samples_committed_total', 'Health samples committed (duplicates included)'),
+    sources,
+    messagesIn: new Counter({
+      name: 'fleet_mqtt_messages_in_total',
+      help: 'MQTT messages received from devices, by topic kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    badPayloads: new Counter({
+      name: 'fleet_mqtt_bad_payloads_total',
+      help: 'Device payloads dropped as invalid, by topic kind and reason',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
+    refused: new Counter({
+      name: 'fleet_mqtt_refused_total',
+      help: 'Connections, publishes and subscriptions refused, by what',
+      labelNames: ['what'],
+      registers,
+    }),
+    throttled: new Counter({
+      name: 'fleet_mqtt_throttled_total',
+      help: 'Times the broker stopped reading a device that had too many publishes waiting for their commit or PUBACKs',
+      registers,
+    }),
+    dbErrors: new Counter({
+      name: 'fleet_db_errors_total',
+      help: 'Database operations that failed, by operation and SQLite code',
+      labelNames: ['op', 'code'],
+      registers,
+    }),
+    ingestLatency: new Histogram({
+      name: 'fleet_ingest_latency_seconds',
+      help: 'From a device publish read by the broker to its write committed (when its PUBACK may go out)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    ingestBatchSamples: new Histogram({
+      name: 'fleet_ingest_batch_samples',
+      help: 'Health samples per group-commit transaction',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers,
+    }),
+    ingestCommitSeconds: new Histogram({
+      name: 'fleet_ingest_commit_seconds',
+      help: 'Time to write and commit one group-commit transaction',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    samplesCommitted: new Counter({
+      name: 'fleet_ingest_samples_committed_total',
+      help: 'Health samples committed (duplicates included)',
+      registers,
+    }),
+    loginPasswordChecks: new Counter({
+      name: 'fleet_login_password_checks_total',
+      help: 'Login attempts admitted by the limiter, so a password hash was computed',
+      registers,
+    }),
+    loginRefused: new Counter({
+      name: 'fleet_login_refused_total',
+      help: 'Login attempts refused by the limiter before any hashing, by the limit that refused (user, address, global)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    backupLastSuccess: new Gauge({
+      name: 'fleet_backup_last_success_timestamp_seconds',
+      help: 'When the last backup that passed its checks finished (Unix time); 0 = none yet',
+      registers,
+    }),
+    backupLastDuration: new Gauge({
+      name: 'fleet_backup_last_duration_seconds',
+      help: 'How long the last backup took, checks included (successful or not)',
+      registers,
+    }),
+    backupLastBytes: new Gauge({
+      name: 'fleet_backup_last_size_bytes',
+      help: 'Bytes written by the last successful backup (content hard-linked from the previous one not counted)',
+      registers,
+    }),
+    backupFailures: new Counter({
+      name: 'fleet_backup_failures_total',
+      help: 'Backups that failed or did not pass their checks',
+      registers,
+    }),
   };
 }
 export type ServerMetrics = ReturnType<typeof createServerMetrics>;
+
+/** The text a scrape gets, and its content type. */
+export async function renderMetrics(metrics: ServerMetrics): Promise<{ text: string; contentType: string }> {
+  return { text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
+}

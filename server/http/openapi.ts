@@ -8,6 +8,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { ContentDiff, ContentHolders } from '../../protocol/api.js';
 import {
   ApiError,
   EnrollmentTokensCreated,
@@ -18,6 +19,8 @@ import {
   PairingStarted,
   SignedManifest,
 } from '../../protocol/index.js';
+import { RELEASE_ROUTE_DOCS } from '../releases/route-docs.js';
+import { DEPARTMENT_ROUTE_DOCS } from '../reports/route-docs.js';
 import type { RouteModule } from './app.js';
 import type { AppEnv } from './app-env.js';
 import { DEFAULT_BODY_LIMIT_BYTES, declaredBodyLimit } from './body-limit.js';
@@ -49,7 +52,11 @@ const INSTALLERS = ['admin', 'department', 'technician'] as const;
 /** Keyed by `METHOD path` exactly as Hono registers it (`:param`). */
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /healthz': { summary: 'liveness', who: 'anyone' },
-  'GET /metrics': { summary: 'Prometheus text', who: 'anyone' },
+  'GET /metrics': { summary: 'Prometheus text (Bearer METRICS_TOKEN when set)', who: 'anyone' },
+  'GET /api/v1/backups': {
+    summary: 'scheduled backups: the last success and failure, the next, those kept',
+    who: ['admin', 'department'],
+  },
   'GET /api/openapi.json': { summary: 'this document', who: 'anyone' },
   'POST /api/v1/auth/login': {
     summary: 'sign in; sets the session cookie',
@@ -121,7 +128,17 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'PUT /api/v1/content/:id/translations/:lang/file': { summary: 'upload the file (streamed, hashed)', who: ['editor'] },
   'POST /api/v1/content/:id/submit': { summary: 'submit for review', who: ['editor'] },
   'POST /api/v1/content/:id/approve': { summary: 'approve (approver ≠ author)', who: ['approver'] },
-  'POST /api/v1/content/:id/reject': { summary: 'send back to draft', who: ['approver'] },
+  'POST /api/v1/content/:id/reject': { summary: 'send back to draft with a reason the editor sees', who: ['approver'] },
+  'GET /api/v1/content/:id/diff': {
+    summary: 'what the latest version changes against the published one',
+    who: CONTENT_READ,
+    response: ContentDiff,
+  },
+  'GET /api/v1/content/:id/holders': {
+    summary: 'the devices the item targets: manifest issued, applied, sync problem',
+    who: CONTENT_READ,
+    response: ContentHolders,
+  },
   'POST /api/v1/content/:id/publish': { summary: 'publish', who: ['approver'] },
   'POST /api/v1/content/:id/retire': { summary: 'retire', who: ['approver'] },
   'GET /api/v1/content/:id/stats': { summary: 'play statistics', who: CONTENT_READ },
@@ -129,6 +146,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/v1/keys/rotate': { summary: 'new signing key, the others retired (root on the server)', who: ['admin'] },
   'POST /api/v1/keys/prepare': { summary: 'new signing key and the next keys document, unsigned (offline root)', who: ['admin'] },
   'POST /api/v1/keys/publish': { summary: 'put a root-signed keys document in force', who: ['admin'] },
+  'POST /api/v1/keys/tls-cas': {
+    summary: 'the CAs kiosks trust for the server (tlsCas of the next keys document; unsigned when the root is offline)',
+    who: ['admin'],
+  },
   'GET /files/:sha256': { summary: 'a content file by address (Range, ETag, immutable)', who: 'device' },
   'HEAD /files/:sha256': { summary: 'a content file by address', who: 'device' },
   'GET /': { summary: 'the department dashboard', who: 'anyone' },
@@ -139,6 +160,8 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /api/v1/dashboard/map': { summary: 'dashboard map', who: DASHBOARD },
   'GET /api/v1/dashboard/devices/:id/events': { summary: "a device's events", who: DASHBOARD },
   'GET /api/v1/alerts': { summary: 'open alerts', who: DASHBOARD },
+  ...RELEASE_ROUTE_DOCS,
+  ...DEPARTMENT_ROUTE_DOCS,
 };
 
 /** Middleware names that reveal how a route authenticates (the factories in server/auth/auth-middleware.ts). */

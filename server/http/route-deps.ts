@@ -4,9 +4,11 @@ import type { SigningKeys } from '../../protocol/index.js';
 import type { AuditFn } from '../auth/audit.js';
 import type { AuthMiddleware } from '../auth/auth-middleware.js';
 import type { LoginLimiter } from '../auth/login-limiter.js';
+import type { BackupSchedule } from '../backup/schedule.js';
 import type { ServerConfig } from '../config.js';
 import type { ContentServices } from '../content/index.js';
 import type { Database } from '../db/open-database.js';
+import type { ReleaseService } from '../releases/index.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** What the broker side offers to HTTP routes and other modules. */
@@ -45,4 +47,8 @@ export interface RouteDeps {
   content: ContentServices;
   /** The Ed25519 key that signs manifests; its public half is handed to devices at enrollment. */
   signingKeys: SigningKeys;
+  /** Scheduled backups (GET /api/v1/backups); null when BACKUP_DIR is not set. */
+  backups?: BackupSchedule | null;
+  /** Over-the-air releases and rollouts (server/releases/); built from the rest when absent. */
+  releases?: ReleaseService;
 }

@@ -9,8 +9,11 @@ import { commandRoutes } from '../commands/command-routes.js';
 import { createContentRoutes, createFileRoutes, createKeyRoutes } from '../content/index.js';
 import { createCoverageRoutes } from '../coverage/coverage-routes.js';
 import { createDashboardRoutes } from '../dashboard/create-dashboard-routes.js';
+import { uiLabelsRoutes } from '../dashboard/ui-labels.js';
 import { createProvisioningRoutes } from '../provisioning/provisioning-routes.js';
 import { registryRoutes } from '../registry/registry-routes.js';
+import { releaseRoutes } from '../releases/index.js';
+import { yearlyReportRoutes } from '../reports/yearly-routes.js';
 import type { RouteModule } from './app.js';
 import type { AppEnv } from './app-env.js';
 import { mountedRoutes, openApiRoutes } from './openapi.js';
@@ -41,6 +44,9 @@ export function routeModules(deps: RouteDeps): RouteModule[] {
     { path: '/', app: createFileRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createKeyRoutes({ ...deps.content, auth: deps.auth }) },
     { path: '/', app: createDashboardRoutes(deps) },
+    { path: '/api/v1', app: yearlyReportRoutes({ ...deps, defaultPlanId: 'gia-lai-2509-2020' }) },
+    { path: '/api/v1', app: uiLabelsRoutes(deps) },
+    { path: '/', app: releaseRoutes(deps) },
   ];
   return modules;
 }

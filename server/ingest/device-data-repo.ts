@@ -47,7 +47,7 @@ export function createDeviceDataRepo(db: Database) {
   );
   const status = db.prepare(
     `UPDATE devices SET online = @online, last_seen = max(coalesce(last_seen, 0), @now),
-       agent_version = @agentVersion, boot_id = @bootId WHERE id = @id`,
+       agent_version = @agentVersion, boot_id = @bootId, keys_version = coalesce(@keysVersion, keys_version) WHERE id = @id`,
   );
   const offline = db.prepare('UPDATE devices SET online = 0 WHERE id = ?');
   // The unique index device_events_once (migration 004) makes a resent event a no-op.
@@ -174,6 +174,7 @@ export function createDeviceDataRepo(db: Database) {
         now,
         agentVersion: message.agentVersion,
         bootId: message.bootId,
+        keysVersion: message.keysVersion ?? null,
       });
     },
     offline(deviceId: string): void {

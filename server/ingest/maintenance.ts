@@ -1,5 +1,6 @@
 /**
- * Periodic upkeep: hourly health roll-ups, raw-health retention, the offline sweep (a device silent for
+ * Periodic upkeep: hourly health roll-ups, raw-health retention (and, hourly, the retention of roll-ups, events
+ * and audit records), the offline sweep (a device silent for
  * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions, and (hourly) the removal
  * of content files nothing references any more (`content-gc.ts`). Runs on an unref'd
  * timer that close() stops; each step is bounded so the event loop is never held for long.
@@ -17,7 +18,13 @@ const MAX_DELETE_CHUNKS = 200;
 
 export interface MaintenanceOptions {
   intervalMs: number;
+  /** Raw health rows (HEALTH_RETENTION). */
   retentionMs: number;
+  /** Hourly roll-ups (HEALTH_HOURLY_RETENTION), device and server events (EVENTS_RETENTION), audit records
+   * (AUDIT_RETENTION); 0 or absent = kept for ever. Applied once an hour. */
+  hourlyRetentionMs?: number;
+  eventsRetentionMs?: number;
+  auditRetentionMs?: number;
   offlineAfterMs: number;
   /**
    * The content store's root for the clean-up of unreferenced files. Default: `content/` beside the database
@@ -54,6 +61,18 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     ? createContentGc(db, { root: contentRoot, ...(options.contentGraceMs ? { graceMs: options.contentGraceMs } : {}) })
     : null;
   let contentGcDue = 0;
+  let longRetentionDue = 0;
+  const deviceIds = db.prepare('SELECT id FROM devices').pluck();
+  // Roll-ups: by device, along the primary key (device_id, hour), so no whole-table scan.
+  const deleteHourly = db.prepare('DELETE FROM health_hourly WHERE device_id = ? AND hour < ?');
+  // Events: ids grow with receipt, so the oldest chunk by id is where old rows are; at most DELETE_CHUNK looked at.
+  const deleteEvents = db.prepare(
+    `DELETE FROM device_events WHERE id IN
+       (SELECT id FROM (SELECT id, received_ts FROM device_events ORDER BY id LIMIT ${DELETE_CHUNK}) WHERE received_ts < ?)`,
+  );
+  const deleteAudit = db.prepare(
+    `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts LIMIT ${DELETE_CHUNK})`,
+  );
   const sweepOffline = db.prepare('UPDATE devices SET online = 0 WHERE online = 1 AND (last_seen IS NULL OR last_seen < ?)');
 
   /** Rolls up every complete hour since the last run (received_ts only grows, so each hour is rolled up once). */
@@ -83,6 +102,38 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     return deleted;
   }
 
+  function chunked(run: () => number): number {
+    let deleted = 0;
+    for (let i = 0; i < MAX_DELETE_CHUNKS; i++) {
+      const n = run();
+      deleted += n;
+      if (n < DELETE_CHUNK) break;
+    }
+    return deleted;
+  }
+
+  /** Roll-ups, events and audit past their retention; at most once an hour (their retentions are months). */
+  function applyLongRetention(now: number, force = false) {
+    const result = { hourly: 0, events: 0, audit: 0 };
+    if (!force && now < longRetentionDue) return result;
+    longRetentionDue = now + HOUR;
+    if (options.hourlyRetentionMs) {
+      const cutoff = now - options.hourlyRetentionMs;
+      result.hourly = db.transaction(() =>
+        (deviceIds.all() as string[]).reduce((n, id) => n + deleteHourly.run(id, cutoff).changes, 0),
+      )();
+    }
+    if (options.eventsRetentionMs) {
+      const cutoff = now - options.eventsRetentionMs;
+      result.events = chunked(() => deleteEvents.run(cutoff).changes);
+    }
+    if (options.auditRetentionMs) {
+      const cutoff = now - options.auditRetentionMs;
+      result.audit = chunked(() => deleteAudit.run(cutoff).changes);
+    }
+    return result;
+  }
+
   /** Walks the store at most once an hour (a directory walk; the grace period is a day anyway). */
   function collectContent(now: number, force = false): ContentGcResult | null {
     if (!contentGc || (!force && now < contentGcDue)) return null;
@@ -94,12 +145,22 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     const result = {
       rolledUp: rollUp(now),
       deleted: applyRetention(now),
+      retention: applyLongRetention(now),
       markedOffline: sweepOffline.run(now - options.offlineAfterMs).changes,
       expiredCommands: expireCommands(db, now),
       expiredSessions: deleteExpiredSessions(db, now),
       content: collectContent(now),
     };
-    if (result.deleted || result.markedOffline || result.expiredCommands || result.content?.deletedFiles) {
+    const { hourly, events, audit } = result.retention;
+    if (
+      result.deleted ||
+      hourly ||
+      events ||
+      audit ||
+      result.markedOffline ||
+      result.expiredCommands ||
+      result.content?.deletedFiles
+    ) {
       log.info(result, 'maintenance');
     }
     return result;
@@ -110,6 +171,8 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     runOnce,
     /** Runs the content clean-up now (e.g. right after a retire), whatever the hourly schedule. */
     collectContent: (now = Date.now()) => collectContent(now, true),
+    /** Applies the roll-up, event and audit retentions now, whatever the hourly schedule. */
+    applyLongRetention: (now = Date.now()) => applyLongRetention(now, true),
     start(): void {
       timer = setInterval(() => {
         try {

@@ -1,14 +1,15 @@
 /** `/api/v1/sites…`, `/api/v1/devices…` (registry, health history, revoke). */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { SiteOut, SitePatch } from '../../protocol/api.js';
 import { DeviceStatus, SiteKind } from '../../protocol/index.js';
 import { NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
 import type { RouteDeps } from '../http/route-deps.js';
-import { query } from '../http/validate.js';
+import { json, query } from '../http/validate.js';
 import { getDevice, listDevices } from './devices-repo.js';
 import { hourlyHealth, rawHealth } from './health-repo.js';
-import { getSite, listSites } from './sites-repo.js';
+import { getSite, listSites, updateSite } from './sites-repo.js';
 
 const Bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const SitesQuery = z.object({ kind: SiteKind.optional(), parent: z.string().max(64).optional(), border: Bool.optional() });
@@ -45,6 +46,17 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
     const site = getSite(db, c.req.param('id'));
     if (!site) throw new NotFoundError(`site ${c.req.param('id')}`);
     return c.json({ site });
+  });
+
+  // The site page's edits (coordinates first): the department and admins, each change in the audit log.
+  app.patch('/sites/:id', auth.requireRole('department'), json(SitePatch), (c) => {
+    const id = c.req.param('id');
+    const patch = c.req.valid('json');
+    const changed = updateSite(db, id, patch);
+    if (!changed) throw new NotFoundError(`site ${id}`);
+    const before = Object.fromEntries(Object.keys(patch).map((k) => [k, changed.before[k as keyof typeof changed.before]]));
+    audit({ actor: c.get('user').username, action: 'site.update', target: id, detail: { before, after: patch } });
+    return c.json({ site: SiteOut.parse(changed.after) });
   });
 
   app.get('/devices', fleetReaders, query(DevicesQuery), (c) => {

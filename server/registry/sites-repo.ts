@@ -10,12 +10,16 @@ export interface SiteInput {
   adminCode: string | null;
   lat: number | null;
   lon: number | null;
+  /** The coordinates are an estimate (migration 304); false when absent. */
+  coordApprox?: boolean;
   validFrom: string | null;
   validTo: string | null;
   note: string | null;
 }
 
-export interface Site extends SiteInput {}
+export interface Site extends SiteInput {
+  coordApprox: boolean;
+}
 
 interface SiteRow {
   id: string;
@@ -26,6 +30,7 @@ interface SiteRow {
   admin_code: string | null;
   lat: number | null;
   lon: number | null;
+  coord_approx: number;
   valid_from: string | null;
   valid_to: string | null;
   note: string | null;
@@ -41,6 +46,7 @@ function toSite(row: SiteRow): Site {
     adminCode: row.admin_code,
     lat: row.lat,
     lon: row.lon,
+    coordApprox: row.coord_approx === 1,
     validFrom: row.valid_from,
     validTo: row.valid_to,
     note: row.note,
@@ -52,19 +58,20 @@ function toSite(row: SiteRow): Site {
  * their children in the input. Returns the number of rows written.
  */
 export function upsertSites(db: Database, sites: SiteInput[], options: { overwrite: boolean }): number {
-  const columns = '(id, kind, name, parent_id, border, admin_code, lat, lon, valid_from, valid_to, note)';
-  const values = '(@id, @kind, @name, @parentId, @border, @adminCode, @lat, @lon, @validFrom, @validTo, @note)';
+  const columns = '(id, kind, name, parent_id, border, admin_code, lat, lon, coord_approx, valid_from, valid_to, note)';
+  const values = '(@id, @kind, @name, @parentId, @border, @adminCode, @lat, @lon, @coordApprox, @validFrom, @validTo, @note)';
   const stmt = options.overwrite
     ? db.prepare(`INSERT INTO sites ${columns} VALUES ${values}
         ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, name = excluded.name, parent_id = excluded.parent_id,
           border = excluded.border, admin_code = excluded.admin_code, lat = excluded.lat, lon = excluded.lon,
-          valid_from = excluded.valid_from, valid_to = excluded.valid_to, note = excluded.note`)
+          coord_approx = excluded.coord_approx, valid_from = excluded.valid_from, valid_to = excluded.valid_to, note = excluded.note`)
     : db.prepare(`INSERT OR IGNORE INTO sites ${columns} VALUES ${values}`);
   return db.transaction(() => {
     // A child may be listed before its parent: check references at commit instead of per row.
     db.pragma('defer_foreign_keys = ON');
     let changes = 0;
-    for (const site of sites) changes += stmt.run({ ...site, border: site.border ? 1 : 0 }).changes;
+    for (const site of sites)
+      changes += stmt.run({ ...site, border: site.border ? 1 : 0, coordApprox: site.coordApprox ? 1 : 0 }).changes;
     return changes;
   })();
 }
@@ -94,4 +101,26 @@ export function listSites(db: Database, filter: SiteFilter = {}): Site[] {
 export function getSite(db: Database, id: string): Site | null {
   const row = db.prepare('SELECT * FROM sites WHERE id = ?').get(id) as SiteRow | undefined;
   return row ? toSite(row) : null;
+}
+
+/** The fields a person edits on the site page (`PATCH /api/v1/sites/:id`); null when there is no such site. */
+export function updateSite(
+  db: Database,
+  id: string,
+  patch: { lat?: number | null; lon?: number | null; coordApprox?: boolean; name?: string; note?: string | null },
+): { before: Site; after: Site } | null {
+  return db.transaction(() => {
+    const before = getSite(db, id);
+    if (!before) return null;
+    const next = { ...before, ...patch };
+    db.prepare('UPDATE sites SET lat = ?, lon = ?, coord_approx = ?, name = ?, note = ? WHERE id = ?').run(
+      next.lat,
+      next.lon,
+      next.coordApprox ? 1 : 0,
+      next.name,
+      next.note,
+      id,
+    );
+    return { before, after: getSite(db, id) as Site };
+  })();
 }

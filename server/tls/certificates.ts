@@ -339,3 +339,79 @@ async function ensureGeneratedMaterial(
     ...(reason ? { renewReason: reason } : {}),
   };
 }
+
+/**
+ * Moving kiosks to a new CA (docs/deployment.md): the next CA waits in `DATA_DIR/tls/next-ca.pem` (+ key) while
+ * it is published in the keys document (`kiosk-provision keys tls-cas add`); `switchToNextCa` then makes it the CA
+ * (the old pair kept as `retired-ca-<fingerprint prefix>.pem`) and issues a server certificate from it.
+ */
+export function nextCaFiles(dataDir: string) {
+  const dir = tlsDir(dataDir);
+  return { cert: join(dir, 'next-ca.pem'), key: join(dir, 'next-ca-key.pem') };
+}
+
+/** Makes the next CA (once: an existing one is kept). Returns its PEM and fingerprint. */
+export async function makeNextCa(
+  dataDir: string,
+  options: { now?: number; validityMs?: number } = {},
+): Promise<{ certPem: string; fingerprint: string; created: boolean }> {
+  const files = nextCaFiles(dataDir);
+  mkdirSync(tlsDir(dataDir), { recursive: true, mode: 0o700 });
+  if (existsSync(files.cert) && existsSync(files.key)) {
+    const certPem = readFileSync(files.cert, 'utf8');
+    return { certPem, fingerprint: certificateFingerprint(certPem), created: false };
+  }
+  const ca = await makeCa(options.now ?? Date.now(), options.validityMs ?? 20 * 365 * DAY_MS);
+  writeAtomic(files.key, ca.keyPem, 0o600);
+  writeAtomic(files.cert, ca.certPem, 0o644);
+  return { certPem: ca.certPem, fingerprint: certificateFingerprint(ca.certPem), created: true };
+}
+
+/** Takes a CA made elsewhere (certificate + key, PEM) as the next CA; refuses a key that is not the CA's. */
+export function importNextCa(dataDir: string, certPem: string, keyPem: string): { certPem: string; fingerprint: string } {
+  const cert = certificatesOf(certPem, 'the CA file')[0] as X509Certificate;
+  if (!cert.ca) throw new Error(`${cert.subject} is not a CA certificate`);
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (error) {
+    throw new Error(`the CA key file holds no readable private key: ${(error as Error).message}`);
+  }
+  if (!cert.checkPrivateKey(key)) throw new Error('the CA key file is not the key of the CA certificate');
+  const files = nextCaFiles(dataDir);
+  mkdirSync(tlsDir(dataDir), { recursive: true, mode: 0o700 });
+  const pem = cert.toString();
+  writeAtomic(files.key, key.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+  writeAtomic(files.cert, pem, 0o644);
+  return { certPem: pem, fingerprint: cert.fingerprint256 };
+}
+
+/**
+ * Makes the next CA the server's CA and issues a server certificate from it; the old CA pair is kept as
+ * `retired-ca-<16 hex>.pem` / `retired-ca-<16 hex>-key.pem`. The running server serves it after SIGHUP
+ * (`reloadTls`): kiosks must already trust the next CA (keys document `tlsCas`), the others will refuse it.
+ */
+export async function switchToNextCa(settings: TlsSettings): Promise<TlsMaterial & { retiredCaFile: string }> {
+  if (settings.certFile) {
+    throw new Error(
+      'the server certificate is the operator\u2019s (TLS_CERT_FILE): give the new CA\u2019s certificate files instead, then SIGHUP',
+    );
+  }
+  const next = nextCaFiles(settings.dataDir);
+  if (!existsSync(next.cert) || !existsSync(next.key)) {
+    throw new Error(`no next CA at ${next.cert}: make one with \`server/tls/cli.ts new-ca\` (or import-ca) first`);
+  }
+  const files = tlsFiles(settings.dataDir);
+  if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
+    throw new Error(`no current CA at ${files.caCert}: start the server once (or \`fingerprint\`) before moving to a new CA`);
+  }
+  const oldPem = readFileSync(files.caCert, 'utf8');
+  const tag = certificateFingerprint(oldPem).replace(/:/g, '').slice(0, 16).toLowerCase();
+  const retiredCaFile = join(files.dir, `retired-ca-${tag}.pem`);
+  writeAtomic(join(files.dir, `retired-ca-${tag}-key.pem`), readFileSync(files.caKey, 'utf8'), 0o600);
+  writeAtomic(retiredCaFile, oldPem, 0o644);
+  renameSync(next.key, files.caKey);
+  renameSync(next.cert, files.caCert);
+  const material = await ensureGeneratedMaterial(settings, true);
+  return { ...material, retiredCaFile };
+}

@@ -4,7 +4,11 @@ import { type TlsSettings, tlsNames } from './certificates.js';
 
 export {
   certificateFingerprint,
+  importNextCa,
   loadTlsMaterial,
+  makeNextCa,
+  nextCaFiles,
+  switchToNextCa,
   type TlsMaterial,
   type TlsSettings,
   tlsFiles,

@@ -6,7 +6,8 @@
  * clock, one is installed but has not applied content yet, one is registered but not installed.
  */
 import type { Database } from '../../server/db/open-database.js';
-import { registerDevice } from '../../server/registry/devices-repo.js';
+import { createDeviceDataRepo } from '../../server/ingest/device-data-repo.js';
+import { getDeviceRow, registerDevice } from '../../server/registry/devices-repo.js';
 import type { FleetDevice } from '../fleet-sim/fleet.js';
 import { simSecret } from '../fleet-sim/provision.js';
 
@@ -134,15 +135,12 @@ const localNoon = (day: string) => Date.parse(`${day}T12:00:00+07:00`);
  * first applied content); devices already present are left as they are, so a second run adds nothing.
  */
 export function ensureDemoFleet(db: Database, now = Date.now()): { added: number; devices: FleetDevice[] } {
-  const exists = db.prepare('SELECT 1 FROM devices WHERE id = ?').pluck();
-  const history = db.prepare(
-    `UPDATE devices SET status = 'active', first_seen = @firstSeen, equipped_at = @equippedAt, last_seen = @lastSeen,
-       content_seq = @contentSeq, agent_version = '0.1.0' WHERE id = @id`,
-  );
+  // Their history through what the server itself records: the connect, the applied content, the last sign of life.
+  const data = createDeviceDataRepo(db);
   let added = 0;
   db.transaction(() => {
     for (const d of DEMO_DEVICES) {
-      if (exists.get(d.id)) continue;
+      if (getDeviceRow(db, d.id) !== null) continue;
       added++;
       registerDevice(db, {
         id: d.id,
@@ -156,13 +154,10 @@ export function ensureDemoFleet(db: Database, now = Date.now()): { added: number
       });
       if (d.state === 'registered') continue;
       const installed = d.equipped ? localNoon(d.equipped) - 3_600_000 : now - 2 * 86_400_000;
-      history.run({
-        id: d.id,
-        firstSeen: installed,
-        equippedAt: d.equipped ? localNoon(d.equipped) : null,
-        lastSeen: now - (d.silentHours ?? 0) * 3_600_000,
-        contentSeq: d.equipped ? 1 : null,
-      });
+      const lastSeen = now - (d.silentHours ?? 0) * 3_600_000;
+      data.connected(d.id, installed);
+      if (d.equipped) data.sync(d.id, { manifestSeq: 1, state: 'applied', bytes: 0, missing: 0 }, localNoon(d.equipped));
+      data.status(d.id, { online: false, ts: lastSeen, agentVersion: '0.1.0', bootId: `demo-${d.id}` }, lastSeen);
     }
   })();
   const devices = DEMO_DEVICES.filter((d) => d.state === 'reporting').map((d) => ({

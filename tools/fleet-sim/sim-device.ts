@@ -13,6 +13,8 @@ export interface SimDeviceOptions {
   id: string;
   secret: string;
   mqttUrl: string;
+  /** The CA to trust for mqtts:// (the server's DATA_DIR/tls/ca.pem), as a kiosk pins it. */
+  ca?: string;
   /** Offset of this kiosk's clock from the real one (a kiosk without RTC). */
   clockSkewMs?: number;
   /** Reports a nearly full disk in its samples. */
@@ -24,6 +26,8 @@ export interface SimDeviceOptions {
   queueLimit?: number;
   /** Health messages published but not acknowledged yet, at most (back-pressure like the agent's). */
   maxInflight?: number;
+  /** Samples per health message at most (default the protocol's limit; 1 makes every message one sample). */
+  maxBatch?: number;
   connectTimeoutMs?: number;
   agentVersion?: string;
   /** Random source for jitter and metrics. */
@@ -107,6 +111,7 @@ export class SimDevice {
       reconnectPeriod: 0,
       connectTimeout: this.o.connectTimeoutMs ?? 30_000,
       keepalive: 120,
+      ...(this.o.ca ? { ca: this.o.ca, rejectUnauthorized: true } : {}),
       will: { topic: topics.status(this.o.id), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
     });
     this.client = client;
@@ -197,7 +202,7 @@ export class SimDevice {
     const client = this.client;
     const maxInflight = this.o.maxInflight ?? 4;
     while (client?.connected && this.waiting.length > 0 && this.inflightBatches.size < maxInflight) {
-      const batch = this.waiting.splice(0, LIMITS.maxHealthSamples);
+      const batch = this.waiting.splice(0, Math.min(LIMITS.maxHealthSamples, this.o.maxBatch ?? LIMITS.maxHealthSamples));
       this.inflightBatches.add(batch);
       this.counters.published++;
       client.publish(topics.health(this.o.id), JSON.stringify({ samples: batch }), { qos: 1 }, (error) => {

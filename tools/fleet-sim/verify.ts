@@ -3,6 +3,7 @@
  * table exactly once, and nothing may be there that the device never produced.
  */
 import type { Database } from '../../server/db/open-database.js';
+import { rawHealth } from '../../server/registry/health-repo.js';
 import type { Range } from './seq-ranges.js';
 
 export interface HealthCheck {
@@ -21,7 +22,9 @@ export interface HealthCheck {
 }
 
 export function checkHealth(db: Database, ackedRanges: Record<string, Range[]>, lastSeq: Record<string, number>): HealthCheck {
-  const rowsOf = db.prepare('SELECT seq FROM health WHERE device_id = ? ORDER BY seq').pluck();
+  // Through the server's own read of a device's history (every row, whatever its series).
+  const rowsOf = (deviceId: string) =>
+    rawHealth(db, deviceId, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).map((p) => p.seq);
   const result: HealthCheck = {
     devices: 0,
     ackedSamples: 0,
@@ -34,7 +37,7 @@ export function checkHealth(db: Database, ackedRanges: Record<string, Range[]>, 
   };
   for (const [deviceId, ranges] of Object.entries(ackedRanges)) {
     result.devices++;
-    const seqs = rowsOf.all(deviceId) as number[];
+    const seqs = rowsOf(deviceId);
     result.rows += seqs.length;
     const present = new Set<number>();
     for (const s of seqs) {

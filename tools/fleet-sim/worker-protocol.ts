@@ -12,9 +12,17 @@ export type WorkerRequest =
       connectConcurrency: number;
       device: Partial<Omit<SimDeviceOptions, 'id' | 'secret' | 'mqttUrl'>>;
     }
-  | { cmd: 'connect'; mqttUrl?: string; count?: number; offset?: number; concurrency?: number }
+  | {
+      cmd: 'connect';
+      mqttUrl?: string;
+      count?: number;
+      offset?: number;
+      concurrency?: number;
+      /** Raw mode: one QoS 1 subscriber per worker on `bench/{offset}/#`, which its publishers publish to. */
+      subscribe?: boolean;
+    }
   | { cmd: 'sample'; intervalMs: number }
-  | { cmd: 'rate'; perSecond: number }
+  | { cmd: 'rate'; perSecond: number; payloadBytes?: number }
   | { cmd: 'closedLoop'; inflight: number; payloadBytes?: number }
   | { cmd: 'stopSampling' }
   | { cmd: 'latency'; on: boolean }
@@ -32,9 +40,11 @@ export type WorkerReply = { cpuMs: number } & (
       taken: number;
       unacknowledged: number;
       connected: number;
+      /** Raw mode: messages this worker's subscriber received (0 in fleet mode). */
+      received: number;
       latencies: number[];
     }
-  | { cmd: 'drain'; done: boolean; ms: number; unacknowledged: number }
+  | { cmd: 'drain'; done: boolean; ms: number; unacknowledged: number; received: number; acked: number }
   | { cmd: 'report'; ackedRanges: Record<string, Range[]>; lastSeq: Record<string, number> }
   | { cmd: 'error'; message: string }
 );

@@ -15,6 +15,10 @@ let fleet: Fleet | null = null;
 let raw: MqttClient[] = [];
 let rawRunning = false;
 let rawAcked = 0;
+let rawPublished = 0;
+let rawTopicPrefix = 'bench/0';
+let rawSubscriber: MqttClient | null = null;
+let rawReceived = 0;
 let rawLatencies: number[] = [];
 let rateTimer: NodeJS.Timeout | null = null;
 
@@ -50,6 +54,34 @@ function takeLatencies(): number[] {
   return reservoir(all, 20_000);
 }
 
+/** Raw mode's subscriber: receives what this worker's publishers send (QoS 1), counted for the loss check. */
+async function subscribeRaw(url: string, offset: number): Promise<void> {
+  rawTopicPrefix = `bench/${offset}`;
+  const sub = mqtt.connect(url, { clientId: `raw-sub-${offset}`, reconnectPeriod: 0, clean: true, keepalive: 120 });
+  await new Promise<void>((resolve, reject) => {
+    sub.once('connect', () => resolve());
+    sub.once('error', reject);
+  });
+  sub.on('message', () => {
+    rawReceived++;
+  });
+  await sub.subscribeAsync(`${rawTopicPrefix}/#`, { qos: 1 });
+  rawSubscriber = sub;
+}
+
+/** One raw QoS 1 publish; `acked` counts PUBACKs, latency is publish → PUBACK. */
+function publishRaw(client: MqttClient, topic: string, body: Buffer, then?: () => void): void {
+  const at = performance.now();
+  rawPublished++;
+  client.publish(topic, body, { qos: 1 }, (error) => {
+    if (!error) {
+      rawAcked++;
+      if (rawLatencies.length < 200_000) rawLatencies.push(performance.now() - at);
+    }
+    then?.();
+  });
+}
+
 async function connectRaw(url: string, count: number, offset: number, concurrency: number): Promise<number> {
   let next = 0;
   let ok = 0;
@@ -77,17 +109,10 @@ function startRaw(inflight: number, payloadBytes: number): void {
   rawRunning = true;
   const body = Buffer.alloc(payloadBytes, 'x');
   raw.forEach((client, index) => {
-    const topic = `bench/${index}`;
+    const topic = `${rawTopicPrefix}/${index}`;
     const one = () => {
       if (!rawRunning || !client.connected) return;
-      const at = performance.now();
-      client.publish(topic, body, { qos: 1 }, (error) => {
-        if (!error) {
-          rawAcked++;
-          if (rawLatencies.length < 200_000) rawLatencies.push(performance.now() - at);
-        }
-        one();
-      });
+      publishRaw(client, topic, body, one);
     };
     for (let k = 0; k < inflight; k++) one();
   });
@@ -108,6 +133,7 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
     }
     case 'connect': {
       const t = performance.now();
+      if (!fleet && req.subscribe) await subscribeRaw(req.mqttUrl ?? '', req.offset ?? 0);
       const connected = fleet
         ? await fleet.connect()
         : await connectRaw(req.mqttUrl ?? '', req.count ?? 0, req.offset ?? 0, req.concurrency ?? 200);
@@ -134,8 +160,12 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       return { cmd: 'latency', cpuMs: cpuMs() };
     }
     case 'rate': {
-      // Open loop: `perSecond` samples a second from this slice, spread over its devices round robin.
+      // Open loop: `perSecond` samples (raw mode: QoS 1 messages) a second from this slice, spread over its
+      // devices round robin, whatever the server acknowledges: a device keeps what it cannot send in its queue.
       const devices = fleet?.devices ?? [];
+      const body = Buffer.alloc(req.payloadBytes ?? 300, 'x');
+      const clients = raw;
+      const count = fleet ? devices.length : clients.length;
       let cursor = 0;
       let owed = 0;
       let last = performance.now();
@@ -144,9 +174,13 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
         const now = performance.now();
         owed += ((now - last) / 1000) * req.perSecond;
         last = now;
-        for (; owed >= 1 && devices.length > 0; owed--) {
-          (devices[cursor] as (typeof devices)[number]).sample();
-          cursor = (cursor + 1) % devices.length;
+        for (; owed >= 1 && count > 0; owed--) {
+          if (fleet) (devices[cursor] as (typeof devices)[number]).sample();
+          else {
+            const client = clients[cursor] as MqttClient;
+            if (client.connected) publishRaw(client, `${rawTopicPrefix}/${cursor}`, body);
+          }
+          cursor = (cursor + 1) % count;
         }
       }, 10);
       return { cmd: 'rate', cpuMs: cpuMs() };
@@ -170,8 +204,9 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
         cmd: 'counters',
         acked: r ? r.acked : rawAcked,
         taken: r?.samplesTaken ?? 0,
-        unacknowledged: r?.unacknowledged ?? 0,
+        unacknowledged: r ? r.unacknowledged : rawPublished - rawAcked,
         connected: r ? r.connected : raw.filter((c) => c.connected).length,
+        received: rawReceived,
         latencies: req.latencies ? takeLatencies() : [],
         cpuMs: cpuMs(),
       };
@@ -180,9 +215,19 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       const deadline = Date.now() + req.timeoutMs;
       const t = performance.now();
       const all = fleet?.devices.length ?? 0;
-      while (fleet && (fleet.unacknowledged > 0 || fleet.connected < all) && Date.now() < deadline) await sleep(50);
-      const done = !fleet || (fleet.unacknowledged === 0 && fleet.connected === all);
-      return { cmd: 'drain', done, ms: performance.now() - t, unacknowledged: fleet?.unacknowledged ?? 0, cpuMs: cpuMs() };
+      // Raw mode: every publish acknowledged and, with a subscriber, every acknowledged one delivered.
+      const rawDone = () => rawPublished === rawAcked && (!rawSubscriber || rawReceived >= rawAcked);
+      const isDone = () => (fleet ? fleet.unacknowledged === 0 && fleet.connected === all : rawDone());
+      while (!isDone() && Date.now() < deadline) await sleep(50);
+      return {
+        cmd: 'drain',
+        done: isDone(),
+        ms: performance.now() - t,
+        unacknowledged: fleet ? fleet.unacknowledged : rawPublished - rawAcked,
+        received: rawReceived,
+        acked: fleet ? fleet.report().acked : rawAcked,
+        cpuMs: cpuMs(),
+      };
     }
     case 'report': {
       const r = fleet?.report();
@@ -193,6 +238,8 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       if (rateTimer) clearInterval(rateTimer);
       await fleet?.stop();
       await Promise.all(raw.map((c) => c.endAsync(true).catch(() => {})));
+      await rawSubscriber?.endAsync(true).catch(() => {});
+      rawSubscriber = null;
       fleet = null;
       raw = [];
       return { cmd: 'stop', cpuMs: cpuMs() };

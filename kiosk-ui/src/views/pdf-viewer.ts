@@ -3,6 +3,12 @@ import type { PDFDocumentLoadingTask, PDFDocumentProxy } from 'pdfjs-dist';
 import { h } from '../dom.js';
 import type { Labels } from '../i18n.js';
 
+/**
+ * pdf.js reads the file in pieces of this size; contiguous pieces go in one request, so a 1 MiB image is one request.
+ * Small, because finding page N in a flat page tree reads one piece per page before it.
+ */
+export const PDF_CHUNK_BYTES = 64 * 1024;
+
 export interface PdfViewer {
   element: HTMLElement;
   destroy(): void;
@@ -64,6 +70,11 @@ export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfV
       pdfjs.GlobalWorkerOptions.workerSrc = new URL('./pdf.worker.min.mjs', document.baseURI).href;
       task = pdfjs.getDocument({
         url,
+        // Read by range, chunk by chunk as pages are shown (the agent serves Range): a 200 MiB PDF costs the pages
+        // opened, not 200 MiB of memory. Without disableStream pdf.js would still stream the whole file.
+        rangeChunkSize: PDF_CHUNK_BYTES,
+        disableAutoFetch: true,
+        disableStream: true,
         isEvalSupported: false,
         standardFontDataUrl: `${base}standard_fonts/`,
         cMapUrl: `${base}cmaps/`,

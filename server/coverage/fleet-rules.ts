@@ -1,0 +1,29 @@
+/**
+ * Two rules the coverage, the dashboard's site table and the alerts all apply, defined here once (each in its
+ * JavaScript form and its SQL form, which tests/report-yearly.test.ts and tests/coverage-repo.test.ts hold equal):
+ * - a device COUNTS for its site from max(first connected, first manifest applied) until it is decommissioned
+ *   (`countingWindow` in engine.ts is the JavaScript form; `countsNowSql` the SQL one at an instant);
+ * - a device has a SYNC PROBLEM when its last sync report failed, or when its downloads failed
+ *   SYNC_FAILURE_LIMIT times in a row (the agent retries and reports `downloading` with a growing `failures`).
+ */
+
+/** Failed downloads in a row that make a sync problem even while the agent is still retrying. */
+export const SYNC_FAILURE_LIMIT = 3;
+
+/** The sync-problem rule over a device's last sync report (null: it never reported). */
+export function isSyncProblem(report: { state: string; failures: number } | null | undefined): boolean {
+  if (!report) return false;
+  return report.state === 'failed' || report.failures >= SYNC_FAILURE_LIMIT;
+}
+
+/**
+ * The same rule in SQL over a `device_sync` row. Written exactly as the partial index of migration 307
+ * (`device_sync_problem`) so SQLite can use it.
+ */
+export const syncProblemSql = (alias: string) => `(${alias}.state = 'failed' OR ${alias}.failures >= 3)`;
+
+/** Counts at @now: active, connected and equipped at or before @now, not decommissioned by then. */
+export const countsNowSql = (alias = '') => {
+  const p = alias ? `${alias}.` : '';
+  return `((${p}status = 'active') * (ifnull(max(${p}first_seen, ${p}equipped_at), 9e15) <= @now) * (ifnull(${p}decommissioned_at, 9e15) > @now))`;
+};

@@ -1,0 +1,138 @@
+/**
+ * First install from the one file (DESIGN §10), with the network cut (`unshare -n`), into a temp prefix; then the
+ * installed tree alone — its bundled Node, its bundled provisioning CLI and agent — enrolls against a real server and
+ * reports health into its SQLite, and serves the kiosk page. Needs root (unshare); skipped with the reason otherwise.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, waitFor } from '../server/testing/test-server.js';
+import { cachedRelease } from '../tools/release/cached-release.js';
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+const canUnshare =
+  isRoot &&
+  (await run('unshare', ['-n', 'true']).then(
+    () => true,
+    () => false,
+  ));
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function rssKb(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]));
+}
+
+describe.skipIf(!canUnshare)(
+  `install from one file with no network${canUnshare ? '' : ' (skipped: needs root and unshare -n)'}`,
+  () => {
+    it('installs with the network cut; the installed agent enrolls and reports against a real server', async () => {
+      const rel = await cachedRelease();
+      const prefix = await mkdtemp(join(tmpdir(), 'release-install-'));
+      cleanups.push(() => rm(prefix, { recursive: true, force: true }));
+
+      // The network is cut for the whole install: only a down loopback exists in the new namespace.
+      const links = await run('unshare', ['-n', 'sh', '-c', 'cat /proc/net/dev']);
+      expect(links.stdout).not.toMatch(/^\s*(eth|en|wl)/m);
+      const t0 = Date.now();
+      const installed = await run('unshare', ['-n', 'sh', rel.installer, '--prefix', prefix], { timeout: 120_000 });
+      const installMs = Date.now() - t0;
+      expect(installed.stdout).toContain(`kiosk release ${rel.version} (${rel.arch}) installed`);
+      expect(await readlink(join(prefix, 'opt/kiosk/current'))).toBe(`releases/${rel.version}`);
+      for (const dir of ['var/lib/kiosk', 'etc/kiosk']) expect((await stat(join(prefix, dir))).mode & 0o777).toBe(0o700);
+      // The unit starts the boot guard (docs/releases.md), under the prefix (tests/release-boot.test.ts runs it).
+      expect(await readFile(join(prefix, 'etc/systemd/system/kiosk-agent.service'), 'utf8')).toContain(
+        `ExecStart=${prefix}/opt/kiosk/bin/kiosk-boot --config ${prefix}/etc/kiosk/agent-config.json`,
+      );
+      // Installing the same file again changes nothing and still succeeds.
+      await run('unshare', ['-n', 'sh', rel.installer, '--prefix', prefix], { timeout: 120_000 });
+      const current = join(prefix, 'opt/kiosk/current');
+
+      // Enroll with the bundled CLI, as the technician does, against a real server (outside the cut namespace).
+      const server: TestServer = await startTestServer();
+      cleanups.push(() => server.stop());
+      const admin = new HttpSession(server.httpUrl);
+      expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
+      const created = await admin.json<{ tokens: Array<{ token: string }> }>('POST', '/api/v1/enrollment-tokens', {
+        siteId: 'gl-c-iao',
+      });
+      expect(created.status).toBe(201);
+      const env = { PATH: process.env.PATH, HOME: prefix };
+      const enrolled = await run(
+        join(current, 'bin/kiosk-provision'),
+        [
+          'enroll',
+          '--server',
+          server.httpUrl,
+          '--token',
+          created.body.tokens[0]?.token as string,
+          '--dir',
+          join(prefix, 'etc/kiosk'),
+        ],
+        { env, timeout: 60_000 },
+      );
+      expect(enrolled.stdout + enrolled.stderr).toMatch(/enrolled|kiosk/i);
+      const config = JSON.parse(await readFile(join(prefix, 'etc/kiosk/agent-config.json'), 'utf8')) as { deviceId: string };
+
+      // Start the installed agent from the installed tree with its bundled Node.
+      const kioskPort = await freePort();
+      const agent: ChildProcess = spawn(
+        join(current, 'bin/kiosk-agent'),
+        ['--config', join(prefix, 'etc/kiosk/agent-config.json')],
+        {
+          env: {
+            ...env,
+            AGENT_DATA_DIR: join(prefix, 'var/lib/kiosk/data'),
+            AGENT_KIOSK_PORT: String(kioskPort),
+            AGENT_HEALTH_INTERVAL_MS: '1000',
+            LOG_LEVEL: 'warn',
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let stderr = '';
+      agent.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      cleanups.push(async () => {
+        if (agent.exitCode === null) agent.kill('SIGKILL');
+      });
+      const healthRows = () =>
+        server.db.prepare('SELECT count(*) FROM health WHERE device_id = ?').pluck().get(config.deviceId) as number;
+      await waitFor(() => healthRows() >= 2 || agent.exitCode !== null, 'two health samples stored', 30_000);
+      expect(agent.exitCode, stderr).toBeNull();
+      const page = await fetch(`http://127.0.0.1:${kioskPort}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html');
+      const exe = await readlink(`/proc/${agent.pid}/exe`);
+      expect(exe).toBe(join(prefix, `opt/kiosk/releases/${rel.version}/runtime/node`));
+
+      // Idle RSS after the start-up burst (several health cycles).
+      await new Promise((r) => setTimeout(r, 4000));
+      const rss = await rssKb(agent.pid as number);
+      console.log(`release install: ${installMs} ms under unshare -n; installed agent RSS ${(rss / 1024).toFixed(1)} MiB`);
+      expect(rss / 1024).toBeLessThan(120);
+      agent.kill('SIGTERM');
+      await waitFor(() => agent.exitCode !== null, 'agent stopped', 15_000);
+      expect(agent.exitCode).toBe(0);
+    }, 300_000);
+  },
+);
