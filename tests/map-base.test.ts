@@ -75,6 +75,9 @@ describe('GET /api/v1/map/base', () => {
       expect(s.y, s.id).toBeGreaterThan(0);
       expect(s.y, s.id).toBeLessThan(map.height);
     }
+    // The frame is the border region, not the world: the province's sites spread over a good part of it.
+    const spread = (v: number[]) => Math.max(...v) - Math.min(...v);
+    expect(spread(map.sites.map((s) => s.x)) + spread(map.sites.map((s) => s.y))).toBeGreaterThan(0.1 * (map.width + map.height));
     // North is up: Ia Chía (further north) is drawn above Ia Mơ.
     const y = (id: string) => map.sites.find((s) => s.id === id)?.y as number;
     expect(y('gl-c-iachia')).toBeLessThan(y('gl-c-iamo'));

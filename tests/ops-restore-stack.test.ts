@@ -167,7 +167,9 @@ it('backup → data directory destroyed → restore → the same kiosk reconnect
 
   // No secret the run handled appears in its log.
   const text = logLines.join('');
-  expect(logLines.length).toBeGreaterThan(20);
+  // The log covers the run (its size varies with timing: 18–40 debug lines), the device's flow included.
+  expect(logLines.length).toBeGreaterThan(5);
+  expect(text).toContain(enrollment.deviceId);
   const secrets = {
     'device secret': enrollment.secret,
     'admin password': ADMIN_PASSWORD,

@@ -38,19 +38,18 @@ type CountryProps = { name: string };
 async function loadOutlines(): Promise<Outlines> {
   const file = createRequire(import.meta.url).resolve('world-atlas/countries-10m.json');
   const topo = JSON.parse(await readFile(file, 'utf8')) as Topology<{ countries: GeometryCollection<CountryProps> }>;
+  // The frame's corners as points: d3-geo reads a polygon's winding on the sphere, and a ring wound the other way
+  // is the whole world minus the frame (a map fitted to the world, with the province a dot in it).
   const frame = {
     type: 'Feature' as const,
     properties: {},
     geometry: {
-      type: 'Polygon' as const,
+      type: 'MultiPoint' as const,
       coordinates: [
-        [
-          [MAP_BOUNDS[0][0], MAP_BOUNDS[0][1]],
-          [MAP_BOUNDS[1][0], MAP_BOUNDS[0][1]],
-          [MAP_BOUNDS[1][0], MAP_BOUNDS[1][1]],
-          [MAP_BOUNDS[0][0], MAP_BOUNDS[1][1]],
-          [MAP_BOUNDS[0][0], MAP_BOUNDS[0][1]],
-        ],
+        [MAP_BOUNDS[0][0], MAP_BOUNDS[0][1]],
+        [MAP_BOUNDS[1][0], MAP_BOUNDS[0][1]],
+        [MAP_BOUNDS[1][0], MAP_BOUNDS[1][1]],
+        [MAP_BOUNDS[0][0], MAP_BOUNDS[1][1]],
       ],
     },
   };
