@@ -83,6 +83,16 @@ describe('GET /api/v1/map/base', () => {
     expect(y('gl-c-iachia')).toBeLessThan(y('gl-c-iamo'));
   });
 
+  it('leaves out a site at a pole (Mercator infinity) instead of answering 500 (found by the fuzzer)', async () => {
+    const patched = await admin.json('PATCH', '/api/v1/sites/gl-c-iamo', { lat: -90, lon: 107 });
+    expect(patched.status).toBe(200);
+    const res = await admin.request('GET', '/api/v1/map/base');
+    expect(res.status).toBe(200);
+    const map = MapBase.parse(await res.json());
+    expect(map.sites.map((site) => site.id)).not.toContain('gl-c-iamo');
+    expect(map.sites.length).toBe(15);
+  });
+
   it('needs a signed-in reader', async () => {
     expect((await fetch(`${server.httpUrl}/api/v1/map/base`)).status).toBe(401);
   });

@@ -100,8 +100,11 @@ export function createMapBase(db: Database) {
       lon: number;
       approx: number;
     }[];
-    const sites = rows.map((r) => {
+    // A site at a pole (lat ±90, allowed by the registry) projects to infinity in Mercator: it has no place on
+    // this map and is left out of it rather than failing the whole answer.
+    const sites = rows.flatMap((r) => {
       const [x, y] = projection([r.lon, r.lat]) as [number, number];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return [];
       return {
         id: r.id,
         name: r.name,
