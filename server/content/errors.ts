@@ -4,9 +4,6 @@
  */
 import { DomainError, PayloadTooLargeError } from '../errors.js';
 
-/** The server's error type under the name the content modules and tests know it by. */
-export { DomainError as ContentError };
-
 export const notFound = (what: string) => new DomainError(404, 'not_found', `${what} not found`);
 export const forbidden = (message: string) => new DomainError(403, 'forbidden', message);
 export const conflict = (message: string) => new DomainError(409, 'conflict', message);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContentError } from './errors.js';
+import { DomainError } from '../errors.js';
 import { kindAccepts } from './mime.js';
 import { parseRange } from './serve-file.js';
 import { createContentStore } from './store.js';
@@ -14,7 +14,7 @@ const PNG = Buffer.from(
   'hex',
 );
 const refuseUnless = (kind: Parameters<typeof kindAccepts>[0]) => (mime: string) => {
-  if (!kindAccepts(kind, mime)) throw new ContentError(422, 'type_mismatch', `${mime} is not a ${kind}`);
+  if (!kindAccepts(kind, mime)) throw new DomainError(422, 'type_mismatch', `${mime} is not a ${kind}`);
 };
 
 describe('content store', () => {

@@ -24,7 +24,7 @@ export interface StoredFile {
 }
 
 export interface PutOptions {
-  /** Decides whether the detected mime type is acceptable; throw a ContentError to refuse it. */
+  /** Decides whether the detected mime type is acceptable; throw a DomainError to refuse it. */
   check?: (mime: string) => void;
   /** Aborts the upload (e.g. the request was cancelled). */
   signal?: AbortSignal;

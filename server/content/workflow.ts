@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Role } from '../../protocol/index.js';
 import type { AuditFn } from '../auth/audit.js';
 import type { Database } from '../db/open-database.js';
-import { badRequest, ContentError, conflict, forbidden, notFound } from './errors.js';
+import { DomainError } from '../errors.js';
+import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { getItemRow, getVersionRow, type ItemRow, type VersionRow } from './library-repo.js';
 import type { CreateItem, FileInfo, Target, TranslationInput, UpdateItem } from './library-schemas.js';
 import { kindAccepts } from './mime.js';
@@ -195,7 +196,7 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
 
   function fileCheck(item: ItemRow) {
     return (mime: string) => {
-      if (!kindAccepts(item.kind, mime)) throw new ContentError(422, 'type_mismatch', `a ${item.kind} cannot be ${mime}`);
+      if (!kindAccepts(item.kind, mime)) throw new DomainError(422, 'type_mismatch', `a ${item.kind} cannot be ${mime}`);
     };
   }
 
@@ -234,12 +235,12 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
       const translations = db
         .prepare('SELECT lang, body, file_sha256 FROM content_translations WHERE item_id = ? AND version = ?')
         .all(id, version.version) as Array<{ lang: string; body: string | null; file_sha256: string | null }>;
-      if (translations.length === 0) throw new ContentError(422, 'incomplete', 'an item needs at least one translation');
+      if (translations.length === 0) throw new DomainError(422, 'incomplete', 'an item needs at least one translation');
       for (const t of translations) {
         if (FILE_KINDS.has(item.kind) && !t.file_sha256)
-          throw new ContentError(422, 'incomplete', `translation ${t.lang} has no file`);
+          throw new DomainError(422, 'incomplete', `translation ${t.lang} has no file`);
         if (!t.file_sha256 && !t.body)
-          throw new ContentError(422, 'incomplete', `translation ${t.lang} has neither body nor file`);
+          throw new DomainError(422, 'incomplete', `translation ${t.lang} has neither body nor file`);
       }
       const t = now();
       db.prepare(
@@ -287,7 +288,7 @@ export function createWorkflow(deps: { db: Database; audit: AuditFn; now?: () =>
     return db.transaction(() => {
       const item = requireItem(id);
       const version = latestIn(item, 'in_review', 'publish');
-      if (!version.approved_by) throw new ContentError(409, 'not_approved', 'a version must be approved before it is published');
+      if (!version.approved_by) throw new DomainError(409, 'not_approved', 'a version must be approved before it is published');
       const t = now();
       if (item.published_version !== null) {
         // The newer version replaces it on devices.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { DomainError } from '../errors.js';
 import { decodeUtf8, readCsv, requireColumns } from './csv.js';
-import { ProvisioningError } from './errors.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -19,7 +19,7 @@ describe('readCsv', () => {
     const latin1 = Buffer.from('id,name\nx,Ia Pn\xF4n\n', 'latin1');
     expect(() => decodeUtf8(latin1)).toThrow(/not UTF-8 \(byte 0xF4 on line 2/);
     const utf16 = Buffer.from('\uFEFFid,name\n', 'utf16le');
-    expect(() => readCsv(utf16)).toThrow(ProvisioningError);
+    expect(() => readCsv(utf16)).toThrow(DomainError);
   });
 
   it('refuses an empty file and a header missing columns', () => {

@@ -5,9 +5,6 @@
  */
 import { DomainError } from '../errors.js';
 
-/** The server's error type under the name provisioning's modules and tests know it by. */
-export { DomainError as ProvisioningError };
-
 export const badRequest = (code: string, message: string) => new DomainError(400, code, message);
 export const unauthorized = (code: string, message: string) => new DomainError(401, code, message);
 export const notFound = (code: string, message: string) => new DomainError(404, code, message);

@@ -5,7 +5,7 @@
  * which only gives an attacker one more window, and keeps SQLite out of the hot path of a flood.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { ProvisioningError } from './errors.js';
+import { DomainError } from '../errors.js';
 
 export interface RateLimitOptions {
   windowMs: number;
@@ -100,12 +100,12 @@ export function rateLimit(limiter: RateLimiter, sourceOf: SourceOf, strikeOn: (s
     const retryAfterS = await limiter.admit(source);
     if (retryAfterS > 0) {
       c.header('Retry-After', String(retryAfterS));
-      throw new ProvisioningError(429, 'too_many_attempts', `too many attempts from this address; try again in ${retryAfterS} s`);
+      throw new DomainError(429, 'too_many_attempts', `too many attempts from this address; try again in ${retryAfterS} s`);
     }
     try {
       await next();
     } catch (error) {
-      if (error instanceof ProvisioningError && strikeOn(error.status)) limiter.strike(source);
+      if (error instanceof DomainError && strikeOn(error.status)) limiter.strike(source);
       throw error;
     }
     if (strikeOn(c.res.status)) limiter.strike(source);
