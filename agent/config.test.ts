@@ -36,6 +36,27 @@ describe('agent config', () => {
     expect(() => parseAgentConfig({}, {}, null)).toThrow();
     expect(() => parseAgentConfig({ ...enrolled, healthIntervalS: 1 }, {}, null)).toThrow();
   });
+  it('batches health every 900 s with a 1200 s keepalive by default; each is settable and checked', () => {
+    const c = parseAgentConfig(enrolled, {}, null);
+    expect(c.healthSendIntervalMs).toBe(900_000);
+    expect(c.mqttKeepaliveS).toBe(1200);
+    const longer = parseAgentConfig(enrolled, { AGENT_HEALTH_SEND_INTERVAL_S: '1800' }, null);
+    expect(longer).toMatchObject({ healthSendIntervalMs: 1_800_000, mqttKeepaliveS: 2100 });
+    expect(parseAgentConfig(enrolled, { AGENT_HEALTH_SEND_INTERVAL_S: '0' }, null).healthSendIntervalMs).toBe(0);
+    expect(parseAgentConfig(enrolled, { AGENT_MQTT_KEEPALIVE_S: '600' }, null).mqttKeepaliveS).toBe(600);
+    // Tests and simulators that set the sampling in ms send each sample at once unless they ask for batches.
+    expect(parseAgentConfig(enrolled, { AGENT_HEALTH_INTERVAL_MS: '200' }, null).healthSendIntervalMs).toBe(0);
+    expect(
+      parseAgentConfig(enrolled, { AGENT_HEALTH_INTERVAL_MS: '200', AGENT_HEALTH_SEND_INTERVAL_MS: '2000' }, null)
+        .healthSendIntervalMs,
+    ).toBe(2000);
+    expect(() => parseAgentConfig(enrolled, { AGENT_HEALTH_SEND_INTERVAL_S: '3600' }, null)).toThrow(
+      /AGENT_HEALTH_SEND_INTERVAL_S must be a whole number of seconds from 0 to 1800/,
+    );
+    expect(() => parseAgentConfig(enrolled, { AGENT_MQTT_KEEPALIVE_S: '70000' }, null)).toThrow(
+      /AGENT_MQTT_KEEPALIVE_S must be a whole number of seconds from 10 to 65535, got 70000/,
+    );
+  });
   it('jitters the nightly sync per device', () => {
     const crons = new Set(Array.from({ length: 50 }, (_, i) => defaultSyncCron(`kiosk-${i}`)));
     expect(crons.size).toBeGreaterThan(30);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { AgentConfigFile, DeviceSettings, type EnrollResponse } from '../protocol/index.js';
+import { AgentConfigFile, DeviceSettings, type EnrollResponse, LIMITS } from '../protocol/index.js';
 
 /** A config file with no enrollment yet: only where to ask for a pairing code. */
 const UnenrolledConfigFile = z.object({
@@ -36,6 +36,18 @@ export interface AgentConfig {
   settings: AgentSettings;
   /** Overrides `healthIntervalS` with milliseconds; for tests and the fleet simulator only. */
   healthIntervalMs: number | null;
+  /**
+   * How long samples are held before they go out together in one publish (AGENT_HEALTH_SEND_INTERVAL_S, default
+   * 900 s, at most LIMITS.maxHealthSendIntervalS; 0 = each sample at once). Disk-full, a reconnect and shutdown send at
+   * once. With AGENT_HEALTH_INTERVAL_MS (tests, simulator) the default is 0; AGENT_HEALTH_SEND_INTERVAL_MS overrides.
+   */
+  healthSendIntervalMs: number;
+  /**
+   * MQTT keepalive (AGENT_MQTT_KEEPALIVE_S; default the send interval + 300 s, at least 1200 s). mqtt.js pings only
+   * after this long without an acknowledged packet, so health batches replace pings; the broker drops a kiosk silent
+   * for 1.5 × it (its will then says offline).
+   */
+  mqttKeepaliveS: number;
   queueLimit: number;
   /** Free space a download must leave on the data disk (the OS, logs and the queue need room too). */
   diskReserveBytes: number;
@@ -82,6 +94,39 @@ function num(env: Env, name: string): number | undefined {
     throw new AgentConfigError([`environment variable ${name} must be a number, got ${JSON.stringify(raw)}.`]);
   }
   return value;
+}
+
+/** AGENT_HEALTH_SEND_INTERVAL_S when not set (and AGENT_HEALTH_INTERVAL_MS is not either): a quarter of an hour. */
+export const DEFAULT_HEALTH_SEND_INTERVAL_S = 900;
+
+/** The health send interval and the MQTT keepalive (see AgentConfig), checked. */
+function linkTimings(env: Env, healthIntervalMs: number | null): { healthSendIntervalMs: number; mqttKeepaliveS: number } {
+  const problems: string[] = [];
+  const maxS = LIMITS.maxHealthSendIntervalS;
+  const sendMsEnv = num(env, 'AGENT_HEALTH_SEND_INTERVAL_MS');
+  const sendS = num(env, 'AGENT_HEALTH_SEND_INTERVAL_S');
+  if (sendS !== undefined && !(Number.isInteger(sendS) && sendS >= 0 && sendS <= maxS)) {
+    problems.push(
+      `environment variable AGENT_HEALTH_SEND_INTERVAL_S must be a whole number of seconds from 0 to ${maxS} (the server's offline rule counts on it), got ${sendS}.`,
+    );
+  }
+  if (sendMsEnv !== undefined && !(sendMsEnv >= 0 && sendMsEnv <= maxS * 1000)) {
+    problems.push(`environment variable AGENT_HEALTH_SEND_INTERVAL_MS must be from 0 to ${maxS * 1000}, got ${sendMsEnv}.`);
+  }
+  const healthSendIntervalMs =
+    sendMsEnv ?? (sendS !== undefined ? sendS * 1000 : healthIntervalMs !== null ? 0 : DEFAULT_HEALTH_SEND_INTERVAL_S * 1000);
+  const keepalive = num(env, 'AGENT_MQTT_KEEPALIVE_S');
+  // MQTT's keepalive is a 16-bit count of seconds; below 10 s it costs more than it tells.
+  if (keepalive !== undefined && !(Number.isInteger(keepalive) && keepalive >= 10 && keepalive <= 65_535)) {
+    problems.push(
+      `environment variable AGENT_MQTT_KEEPALIVE_S must be a whole number of seconds from 10 to 65535, got ${keepalive}.`,
+    );
+  }
+  if (problems.length > 0) throw new AgentConfigError(problems);
+  return {
+    healthSendIntervalMs,
+    mqttKeepaliveS: keepalive ?? Math.max(1200, Math.ceil(healthSendIntervalMs / 1000) + 300),
+  };
 }
 
 function str(env: Env, name: string): string | undefined {
@@ -194,6 +239,7 @@ export function parseAgentConfig(file: unknown, env: Env, configPath: string | n
       bandwidthLimit: settings.bandwidthLimit ?? null,
     },
     healthIntervalMs: num(env, 'AGENT_HEALTH_INTERVAL_MS') ?? null,
+    ...linkTimings(env, num(env, 'AGENT_HEALTH_INTERVAL_MS') ?? null),
     queueLimit: num(env, 'AGENT_QUEUE_LIMIT') ?? 10_000,
     diskReserveBytes: (num(env, 'AGENT_DISK_RESERVE_MB') ?? 64) * 2 ** 20,
     reconnectCapMs: (num(env, 'AGENT_RECONNECT_CAP_S') ?? 300) * 1000,

@@ -356,8 +356,12 @@ export class ContentSync {
       goneNote = `skipped ${gone.length} file(s) the server no longer has: ${names.join('; ')}`;
       this.o.publishEvent('content_file_missing', 'warning', goneNote);
       this.o.log.warn({ gone: gone.map((f) => f.sha256) }, 'files gone from the server; their items are hidden');
-      // Asked again on the next run (the schedule, a notice): the server may have it back.
-      if (sameAsCurrent && gone.length === missing.length) return { state: 'unchanged', seq };
+      // Asked again on the next run (the schedule, a notice): the server may have it back. The `downloading` this run
+      // reported must not stay the server's last word: it hears `applied` (with what is still missing) again.
+      if (sameAsCurrent && gone.length === missing.length) {
+        this.o.publishSync({ manifestSeq: seq, state: 'applied', bytes, missing: gone.length, error: goneNote.slice(0, 4000) });
+        return { state: 'unchanged', seq };
+      }
     }
     const appliedAt = new Date(this.time.serverNow()).toISOString();
     if (!sameAsCurrent) await store.writeCurrent(target, appliedAt);

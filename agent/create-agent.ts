@@ -31,7 +31,7 @@ import type { AgentConfig, AgentSettings } from './config.js';
 import { ContentStore, type CurrentManifest } from './content-store.js';
 import { ContentSync, type SyncOutcome, type SyncReason } from './content-sync.js';
 import { HealthQueue } from './health-queue.js';
-import { HealthReporter } from './health-sender.js';
+import { HealthReporter, samplesPerSend } from './health-sender.js';
 import { type HealthSource, systemHealthSource } from './health-source.js';
 import { Lifecycle } from './lifecycle.js';
 import { EventOutbox } from './lifecycle-events.js';
@@ -69,7 +69,7 @@ export interface RunningAgent {
   online(): boolean;
   /** Resolves once the agent is enrolled and its link, health and sync are running. */
   enrolled(): Promise<void>;
-  /** Takes one health sample now (what the interval timer does). */
+  /** Takes one health sample now and sends it with what is held (the interval timer holds it for its batch). */
   collectHealth(): Promise<HealthSample | null>;
   sync(reason?: SyncReason): Promise<SyncOutcome>;
   current(): CurrentManifest | null;
@@ -143,6 +143,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       pairing: () => pairing,
       current: onScreen,
       clock,
+      serverNow: () => safely(() => time.serverNow(), clock()), // validity on the server's time (`time` is made below, before any request)
       store,
       recordViews: (views) => stats?.record(views),
       watchdog,
@@ -178,6 +179,8 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     clock,
     log,
     contentSeq: () => sync?.currentManifest?.signed.manifest.seq ?? 0,
+    // Samples go out in batches, one publish per send interval (config.healthSendIntervalMs; docs/agent.md).
+    samplesPerSend: () => samplesPerSend(config.healthSendIntervalMs, config.healthIntervalMs ?? settings.healthIntervalS * 1000),
   });
 
   // 3. Background re-verification: the screen's files first, then the target's.
@@ -221,9 +224,14 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
 
   let healthTimer: NodeJS.Timeout | null = null;
   let cronTask: CronSchedule | null = null;
-  const collectHealth = async (): Promise<HealthSample | null> => {
+  /** The timer's sample is held for its batch; `sendNow` (the RunningAgent hook for tests and simulators) sends it. */
+  /** Set by every connect (onUp below): that connect's first sample goes out at once. */
+  let sendNextAtOnce = false;
+  const collectHealth = async (sendNow = false): Promise<HealthSample | null> => {
     if (life.closing) return null;
-    const sample = await health.collect();
+    const atOnce = sendNow || sendNextAtOnce;
+    sendNextAtOnce = false;
+    const sample = await health.collect({ sendNow: atOnce });
     flushStats();
     return sample;
   };
@@ -254,16 +262,22 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       secret: e.secret,
       // The CAs of the keys document held (tlsCas), else the enrollment CA; read again at each reconnect (DESIGN §7).
       ca: pinnedCas,
+      serverTime: () => time.serverNow(),
       keysVersion: () => s.trustState.document?.document.version,
       allowPlaintext: config.allowPlaintext,
       agentVersion: releaseVersion ?? AGENT_VERSION,
       bootId,
       reconnectBaseMs: deps.reconnectBaseMs ?? 1000,
       reconnectCapMs: config.reconnectCapMs,
+      keepaliveS: config.mqttKeepaliveS,
       clock,
       log,
       onUp: () => {
         health.onLinkUp();
+        // The first sample after a connect goes out at once, not with a batch: the technician who just enrolled the
+        // kiosk, and an updated agent proving itself (agent/updater.ts waits for an acknowledged sample), wait one
+        // sampling interval, not a send interval.
+        sendNextAtOnce = true;
         void flushOutbox();
         void commands.flushUnreported();
         flushStats();
@@ -293,7 +307,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       secret: e.secret,
       manifestKey: e.manifestKey,
       rootKey: e.rootKey,
-      fetch: pinnedFetch(pinnedCas),
+      fetch: pinnedFetch(pinnedCas, () => time.serverNow()),
       // The DB's copy, else the file's (a rebuilt DB has none).
       loadKeys: () => safely(() => getMeta(db, 'keys_document'), null) ?? boot.keysJson,
       saveKeys: (json) => {
@@ -360,7 +374,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
         deviceId: e.deviceId,
         apiUrl: e.apiUrl,
         secret: e.secret,
-        fetch: pinnedFetch(pinnedCas),
+        fetch: pinnedFetch(pinnedCas, () => time.serverNow()),
       };
       updater = await startUpdater({
         ...u,
@@ -417,7 +431,7 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
     deviceId: () => enrollment?.deviceId ?? null,
     online: () => link?.online ?? false,
     enrolled: () => life.reached('enrolled'),
-    collectHealth,
+    collectHealth: () => collectHealth(true),
     sync: (reason = 'command') => (sync ? sync.trigger(reason) : Promise.reject(new Error('not enrolled'))),
     current: () => sync?.currentManifest ?? null,
     queueDepth: () => queue.depth(),
@@ -433,6 +447,8 @@ export async function createAgent(config: AgentConfig, deps: AgentDeps = {}): Pr
       await verifier.close();
       await sync?.close();
       await updater?.close();
+      // The samples held for the next batch go out now (what is not acknowledged in time stays queued on disk).
+      if (link?.online) await health.drain(2000);
       await link?.close();
       await local.close();
       await store.saveRecord();

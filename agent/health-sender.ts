@@ -1,7 +1,10 @@
 /**
- * Moves samples from the queue to the broker. The newest sample goes out at once; the backlog goes oldest
- * first, one batch in flight at a time, so a week of buffered samples never holds back the live one.
- * A sample leaves the queue only when its PUBACK arrives.
+ * Moves samples from the queue to the broker. Samples taken while online are held (in the queue, on disk) and go out
+ * together in one publish every `samplesPerSend` samples (AGENT_HEALTH_SEND_INTERVAL_S ÷ the sampling interval): on an
+ * idle cellular link each publish costs ≈ 400 B of MQTT, TLS, TCP/IP headers and acknowledgements besides its
+ * samples (docs/performance.md, issue 14). A flush sends them at once: a new storage problem (disk full), a
+ * reconnect, shutdown. The backlog goes oldest first, one batch in flight at a time, so a week of buffered samples
+ * never holds back the live ones. A sample leaves the queue only when its PUBACK arrives.
  *
  * `HealthReporter` is the health loop around it: read, enqueue, send, and the events that explain the numbers
  * (`health_queue_dropped`; `disk_full` when the queue had to fall back to memory).
@@ -18,9 +21,20 @@ export interface HealthLink {
   publish(kind: 'health', payload: unknown): Promise<void>;
 }
 
+/**
+ * Samples per publish: the send interval over the sampling interval, at least 1 (a send interval of 0, or one
+ * shorter than the sampling interval, sends each sample at once). The one definition of the batching rule.
+ */
+export function samplesPerSend(sendIntervalMs: number, sampleIntervalMs: number): number {
+  if (!(sendIntervalMs > 0) || !(sampleIntervalMs > 0)) return 1;
+  return Math.min(LIMITS.maxHealthSamples, Math.max(1, Math.round(sendIntervalMs / sampleIntervalMs)));
+}
+
 export class HealthSender {
   private readonly inFlight = new Set<number>();
   private backlogBusy = false;
+  /** Samples taken while online and not sent yet, oldest first: the next live publish (all are in the queue too). */
+  private window: HealthSample[] = [];
 
   constructor(
     private readonly queue: HealthQueue,
@@ -28,36 +42,54 @@ export class HealthSender {
     private readonly batchSize: number = LIMITS.maxHealthSamples,
   ) {}
 
-  /** Sends a freshly queued sample right away (if the link is up), then lets the backlog continue. */
-  sendLive(sample: HealthSample): void {
-    if (!this.link.online || this.inFlight.has(sample.seq)) return;
-    this.send([sample]);
-    this.pump();
+  /** Samples held for the next live publish. */
+  get held(): number {
+    return this.window.length;
   }
 
-  /** Sends the next backlog batch when none is in flight. */
+  /** Holds a freshly queued sample for the next live publish; one taken while offline is backlog already. */
+  hold(sample: HealthSample): void {
+    if (!this.link.online) return;
+    this.window.push(sample);
+    // More than one publish holds: the oldest become backlog (still queued, sent by the pump).
+    if (this.window.length > this.batchSize) this.window.splice(0, this.window.length - this.batchSize);
+  }
+
+  /** Sends the held samples in one publish, then lets the backlog continue; resolves when that publish settled. */
+  flush(): Promise<void> {
+    const live = this.window.filter((s) => !this.inFlight.has(s.seq));
+    this.window = [];
+    // Offline: they are queued, so the flush after the reconnect sends them with the backlog.
+    if (!this.link.online) return Promise.resolve();
+    const sent = live.length > 0 ? this.send(live) : Promise.resolve();
+    this.pump();
+    return sent;
+  }
+
+  /** Sends the next backlog batch when none is in flight (never the held samples: they wait for their publish). */
   pump(): void {
     if (this.backlogBusy || !this.link.online) return;
-    const batch = this.queue.oldest(this.batchSize, this.inFlight);
+    const exclude = this.window.length === 0 ? this.inFlight : new Set([...this.inFlight, ...this.window.map((s) => s.seq)]);
+    const batch = this.queue.oldest(this.batchSize, exclude);
     if (batch.length === 0) return;
     this.backlogBusy = true;
-    this.send(batch, () => {
+    void this.send(batch, () => {
       this.backlogBusy = false;
       this.pump();
     });
   }
 
-  private send(samples: HealthSample[], done?: () => void): void {
+  private send(samples: HealthSample[], done?: () => void): Promise<void> {
     const seqs = samples.map((s) => s.seq);
     for (const seq of seqs) this.inFlight.add(seq);
-    this.link.publish('health', { samples }).then(
+    return this.link.publish('health', { samples }).then(
       () => {
         this.queue.remove(seqs);
         for (const seq of seqs) this.inFlight.delete(seq);
         done?.();
       },
       () => {
-        // Not sent (link down): the samples stay queued and go out with the next pump.
+        // Not sent (link down): the samples stay queued and go out with the flush after the reconnect.
         for (const seq of seqs) this.inFlight.delete(seq);
         if (done) this.backlogBusy = false;
       },
@@ -74,6 +106,8 @@ export interface HealthReporterOptions {
   clock: () => number;
   log: Logger;
   contentSeq: () => number;
+  /** Samples per live publish now (`samplesPerSend` of the send and sampling intervals); default 1. */
+  samplesPerSend?: () => number;
 }
 
 export class HealthReporter {
@@ -95,8 +129,12 @@ export class HealthReporter {
     this.sender = new HealthSender(this.o.queue, link);
   }
 
-  /** Takes one sample: read, queue (disk, else memory), send. */
-  async collect(): Promise<HealthSample> {
+  /**
+   * Takes one sample: read, queue (disk, else memory), hold it for the next publish, and send what is held when it
+   * is due (`samplesPerSend` held), when `sendNow`, or when the queue has just started failing (disk full).
+   */
+  async collect(o: { sendNow?: boolean } = {}): Promise<HealthSample> {
+    const failingBefore = this.storageFailing;
     const reading = await this.o.source.read();
     const { sample, droppedNow, stored, error } = this.o.queue.enqueue(reading, this.o.clock(), this.o.contentSeq());
     if (droppedNow > 0) this.o.log.warn({ droppedNow, total: sample.queueDropped }, 'health queue full; oldest dropped');
@@ -116,16 +154,36 @@ export class HealthReporter {
       this.storageIssue = null;
       this.o.log.info('health queue written to disk again');
     }
-    this.sender?.sendLive(sample);
-    this.onLinkUp();
+    const sender = this.sender;
+    if (!sender) return sample;
+    sender.hold(sample);
+    const due = sender.held >= Math.max(1, this.o.samplesPerSend?.() ?? 1);
+    if (o.sendNow || due || (this.storageFailing && !failingBefore)) void this.flush();
+    else {
+      void this.reportStorage();
+      this.reportDrops();
+    }
     return sample;
   }
 
-  /** Sends the backlog and the events not delivered yet. */
-  onLinkUp(): void {
-    this.sender?.pump();
+  /** Sends the held samples, the backlog and the events not delivered yet; resolves when the held ones settled. */
+  flush(): Promise<void> {
+    const sent = this.sender?.flush() ?? Promise.resolve();
     void this.reportStorage();
     this.reportDrops();
+    return sent;
+  }
+
+  /** After a (re)connect: everything held or queued goes out now. */
+  onLinkUp(): void {
+    void this.flush();
+  }
+
+  /** Before shutdown: sends what is held, waiting at most `timeoutMs` for its PUBACK (what is not acked stays queued). */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   private async reportStorage(): Promise<void> {

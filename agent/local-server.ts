@@ -29,7 +29,13 @@ export interface LocalServerState {
   online: () => boolean;
   pairing: () => LocalManifest['pairing'];
   current: () => CurrentManifest | null;
+  /** The wall clock (the watchdog's, when the server keeps its own). */
   clock: () => number;
+  /**
+   * The server-time estimate (agent/clock.ts `serverNow`): an item's validity is judged on it, not on the kiosk's wall
+   * clock, which may be a year off or in 1970. Without it, `clock`.
+   */
+  serverNow?: () => number;
   store: ContentStore;
   recordViews: (views: LocalViews) => void;
   /** The agent's watchdog (it reports stale screens); without one the server keeps its own. */
@@ -159,7 +165,7 @@ export function createLocalApp(state: LocalServerState, uiDir: string): Hono {
       pairing: state.pairing(),
       seq: current?.signed.manifest.seq ?? 0,
       appliedAt: current?.appliedAt ?? null,
-      items: itemsValidNow(current, state.clock(), (sha) => state.store.isKnownGood(sha)),
+      items: itemsValidNow(current, (state.serverNow ?? state.clock)(), (sha) => state.store.isKnownGood(sha)),
     };
     c.header('cache-control', 'no-store');
     return c.json(body);

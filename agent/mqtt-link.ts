@@ -3,11 +3,12 @@
  * will, and reconnects driven here with full-jitter backoff. mqtt.js's own `reconnectPeriod` is a fixed delay, so it is
  * set to 0 and `client.reconnect()` is called on our schedule instead.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import { connect as tlsConnect } from 'node:tls';
+import mqtt, { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type DevicePublishKind, type StatusMessage, topics } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
-import { assertSecureLink, currentCas, type PinnedCas } from './link-security.js';
+import { assertSecureLink, currentCas, type PinnedCas, pinnedTlsStream } from './link-security.js';
 
 export interface MqttLinkOptions {
   url: string;
@@ -19,6 +20,11 @@ export interface MqttLinkOptions {
    * system's CAs.
    */
   ca?: PinnedCas;
+  /**
+   * The server-time estimate (agent/clock.ts) an mqtts:// certificate's validity is judged on, with the wall clock and
+   * a floor (link-security.ts tlsTimeEstimate): a kiosk whose wall clock is behind still connects.
+   */
+  serverTime?: () => number;
   /** The version of the keys document the kiosk holds, sent in its `status` (the server counts who holds a new CA). */
   keysVersion?: () => number | undefined;
   /** Lab only: allow a plaintext URL that is not loopback (docs/deployment.md). */
@@ -27,6 +33,12 @@ export interface MqttLinkOptions {
   bootId: string;
   reconnectBaseMs: number;
   reconnectCapMs: number;
+  /**
+   * MQTT keepalive, seconds (config `mqttKeepaliveS`). mqtt.js sends a PINGREQ only when nothing it sent was
+   * acknowledged for this long (`reschedulePings`), so health publishes replace pings; aedes closes a connection
+   * silent for 1.5 × it. Default 1200.
+   */
+  keepaliveS?: number;
   clock: () => number;
   log: Logger;
   onUp: () => void;
@@ -53,7 +65,7 @@ export class MqttLink {
     const { deviceId } = this.o;
     const status = (online: boolean): string => this.statusJson(online);
     const ca = currentCas(this.o.ca);
-    const client = mqtt.connect(this.o.url, {
+    const options = {
       clientId: deviceId,
       username: deviceId,
       password: this.o.secret,
@@ -61,9 +73,31 @@ export class MqttLink {
       clean: false,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
-      keepalive: 30,
+      keepalive: this.o.keepaliveS ?? 1200,
+      // The default, spelled out: a PUBACK (a health batch acknowledged) moves the next ping out by a keepalive.
+      reschedulePings: true,
       will: { topic: topics.status(deviceId), payload: Buffer.from(status(false)), qos: 1, retain: true },
-    });
+    } as const;
+    const url = new URL(this.o.url);
+    // mqtts:// with pinned CAs: a TLS socket to the CAs pinned at each (re)connect (DESIGN §7), verified by OpenSSL on
+    // the wall clock. Only once OpenSSL said "not yet valid" (a clock behind: a dead RTC battery, a renewal a day
+    // ahead) does the next connect use the stream judged on the time estimate (link-security.ts), which holds the
+    // CONNECT until the peer passed. wss:// keeps mqtt.js's TLS (OpenSSL on the wall clock).
+    let clockBehind = false;
+    const client =
+      ca && url.protocol === 'mqtts:'
+        ? new MqttClient(() => {
+            const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+            const pinned = currentCas(this.o.ca) ?? ca;
+            const target = { host, port: Number(url.port || 8883), ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }) };
+            if (clockBehind) return pinnedTlsStream(target, pinned, this.o.serverTime);
+            const socket = tlsConnect({ ...target, ca: pinned, rejectUnauthorized: true });
+            socket.once('error', (err: NodeJS.ErrnoException) => {
+              if (err.code === 'CERT_NOT_YET_VALID') clockBehind = true;
+            });
+            return socket;
+          }, options)
+        : mqtt.connect(this.o.url, { ...options, ...(ca ? { ca, rejectUnauthorized: true } : {}) });
     this.client = client;
     client.on('connect', () => {
       this.attempt = 0;

@@ -16,7 +16,7 @@ import { type DeviceFacts, type EnrollResponse, PairingPoll, PairingStarted } fr
 import { checkServerIdentity, parseFingerprint } from '../protocol/tls-identity.js';
 import { AgentClock } from './clock.js';
 import { writeFileAtomic } from './content-store.js';
-import { assertSecureLink, pinnedFetch } from './link-security.js';
+import { assertSecureLink, pinnedFetch, tlsTimeEstimate } from './link-security.js';
 
 async function readDmi(name: string): Promise<string | null> {
   try {
@@ -94,14 +94,16 @@ export async function pairUntilClaimed(o: PairingOptions): Promise<EnrollRespons
       let http: typeof fetch = fetch;
       let pinnedCa: string | undefined;
       if (server.caFingerprint) {
-        const check = await checkServerIdentity(base, server.caFingerprint, 15_000);
+        // The certificate's validity is judged on the time estimate, not a wall clock that may be behind (1970).
+        const estimate = (): number => tlsTimeEstimate(() => time.serverNow());
+        const check = await checkServerIdentity(base, server.caFingerprint, 15_000, estimate);
         if (!check.ok) {
           throw new Error(
             `the server at ${base} is not the one serverUrl names with #ca= (${check.message}); nothing was sent to it`,
           );
         }
         pinnedCa = check.caPem;
-        http = pinnedFetch(pinnedCa);
+        http = pinnedFetch(pinnedCa, () => time.serverNow());
       }
       const res = await http(`${base}/api/v1/pairing`, {
         method: 'POST',

@@ -94,6 +94,8 @@ export class Updater {
   private closed = false;
   private readonly abort = new AbortController();
   private readonly cache: ContentStore;
+  /** Bytes downloaded per version by this process, over every attempt (a resumed download counts what came before). */
+  private readonly moved = new Map<string, number>();
   /** Versions this kiosk gave up on (rolled back or refused): never tried again. */
   private refused = new Set<string>();
   version: string | null = null;
@@ -368,7 +370,7 @@ export class Updater {
       else if (await this.cache.verify(f.sha256)) sources.set(f.sha256, this.cache.filePath(f.sha256));
       else if (!toFetch.some((x) => x.sha256 === f.sha256)) toFetch.push(f);
     }
-    let bytes = 0;
+    let bytes = this.moved.get(version) ?? 0;
     if (toFetch.length > 0) this.progress(version, rolloutId, 'downloading', { bytes });
     for (const f of toFetch) {
       await downloadFile(
@@ -381,6 +383,7 @@ export class Updater {
           signal: this.abort.signal,
           onBytes: (n) => {
             bytes += n;
+            this.moved.set(version, bytes);
           },
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           monotonic: () => performance.now(),

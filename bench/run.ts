@@ -14,16 +14,21 @@
  *                                                  # applies to fleet); without --tls the same over TCP
  *   npm run bench -- --only field                  # issue 14's field drills over a shaped veth (root; ~35 min;
  *                                                  # not in the default run), see docs/performance.md "Field link"
+ *   npm run bench -- --only agent-rss [--agent-idle-s 180]
+ *                                                  # idle RSS of the agent installed from a release (goal 80 MB;
+ *                                                  # not in the default run), docs/performance.md "Agent RSS"
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAgentRss } from './agent-rss.js';
 import { runBrokerCompare } from './scenarios/broker-compare.js';
 import { runContentSync } from './scenarios/content-sync.js';
 import { runCoverageBench } from './scenarios/coverage-dashboard.js';
 import { runFieldIdle, runFieldKills, runFieldUpdate } from './scenarios/field.js';
+import { runFieldDrills } from './scenarios/field-drills.js';
 import { runConnectStorms, runFleetBench } from './scenarios/fleet-bench.js';
 import { runServerProfile } from './scenarios/profile.js';
 import { renderTable } from './scenarios/table.js';
@@ -59,6 +64,7 @@ const { values } = parseArgs({
     'field-mib': { type: 'string', default: '10' },
     'field-kills': { type: 'string', default: '50' },
     'field-idle-s': { type: 'string', default: '600' },
+    'agent-idle-s': { type: 'string', default: '180' },
     'profile-devices': { type: 'string', default: '10000' },
     'profile-rate': { type: 'string', default: '3000' },
     'profile-seconds': { type: 'string', default: '20' },
@@ -186,7 +192,15 @@ await step('field', async () => ({
     pageWithinS: 10,
     log,
   }),
-  idle: await runFieldIdle({ intervalsS: [null, 300], windowS: quick ? 60 : num(values['field-idle-s']), log }),
+  // Whole send periods (a 600 s window over 900 s health batches is stretched to 900 s): bench/scenarios/field.ts.
+  idle: await runFieldIdle({
+    intervalsS: [null, 300],
+    windowS: quick ? 60 : num(values['field-idle-s']),
+    wholeSends: !quick,
+    log,
+  }),
+  // Disk full on a tmpfs behind the shaped link; the clock drills under faketime (bench/scenarios/field-drills.ts).
+  ...(await runFieldDrills({ quick, log })),
 })).then(() => {
   const field = results.field as Record<string, { failures?: string[] }> | undefined;
   for (const [drill, r] of Object.entries(field ?? {})) {
@@ -196,6 +210,9 @@ await step('field', async () => ({
     }
   }
 });
+
+// Only on request (`--only agent-rss`): a release built (cached per source tree), installed, enrolled, idle.
+await step('agent-rss', () => runAgentRss({ idleS: quick ? 30 : num(values['agent-idle-s']), log }));
 
 results.totalSeconds = (Date.now() - started) / 1000;
 const dir = resolve(import.meta.dirname, 'results');

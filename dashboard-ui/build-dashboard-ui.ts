@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { fontFaceCss, fontFiles } from '../kiosk-ui/fonts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,11 +35,12 @@ const previewFiles: Plugin = {
   },
 };
 
-export async function buildDashboardUi(outDir = join(here, 'dist')): Promise<void> {
+/** Returns esbuild's metafile of the bundles (inputs and sizes of each output). */
+export async function buildDashboardUi(outDir = join(here, 'dist')): Promise<Metafile> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'fonts'), { recursive: true });
 
-  await build({
+  const bundle = await build({
     entryPoints: { app: join(here, 'src', 'main.ts'), preview: join(here, 'src', 'preview', 'preview-main.ts') },
     bundle: true,
     format: 'esm',
@@ -53,6 +54,8 @@ export async function buildDashboardUi(outDir = join(here, 'dist')): Promise<voi
     chunkNames: 'chunk-[hash]',
     legalComments: 'none',
     logLevel: 'warning',
+    // What went into each output file (tests/dashboard-bundle.test.ts checks zod stays out).
+    metafile: true,
     plugins: [previewFiles],
   });
 
@@ -66,4 +69,5 @@ export async function buildDashboardUi(outDir = join(here, 'dist')): Promise<voi
   for (const page of ['index.html', 'preview.html']) {
     writeFileSync(join(outDir, page), readFileSync(join(here, 'src', page)));
   }
+  return bundle.metafile;
 }

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { fontFaceCss, fontFiles } from './fonts.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,11 +17,12 @@ function packageDir(name: string): string {
   return dirname(require.resolve(`${name}/package.json`));
 }
 
-export async function buildKioskUi(outDir = join(here, 'dist')): Promise<void> {
+/** Returns esbuild's metafile of the bundle (inputs and sizes of each output). */
+export async function buildKioskUi(outDir = join(here, 'dist')): Promise<Metafile> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'fonts'), { recursive: true });
 
-  await build({
+  const bundle = await build({
     entryPoints: [join(here, 'src', 'main.ts')],
     bundle: true,
     format: 'esm',
@@ -35,6 +36,8 @@ export async function buildKioskUi(outDir = join(here, 'dist')): Promise<void> {
     chunkNames: 'chunks/[name]-[hash]',
     legalComments: 'none',
     logLevel: 'warning',
+    // What went into each output file (tests/dashboard-bundle.test.ts checks zod stays out).
+    metafile: true,
   });
 
   const pdfjs = packageDir('pdfjs-dist');
@@ -50,4 +53,5 @@ export async function buildKioskUi(outDir = join(here, 'dist')): Promise<void> {
   writeFileSync(join(outDir, 'fonts.css'), fontFaceCss());
   cpSync(join(here, 'src', 'styles.css'), join(outDir, 'styles.css'));
   writeFileSync(join(outDir, 'index.html'), readFileSync(join(here, 'src', 'index.html')));
+  return bundle.metafile;
 }

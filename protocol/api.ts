@@ -108,8 +108,8 @@ export const UiLabelsOut = z.object({
 });
 export type UiLabelsOut = z.infer<typeof UiLabelsOut>;
 
-/** Languages whose interface labels the department enters (nobody on the team writes them). */
-export const DEPARTMENT_LABEL_LANGS = ['jra', 'bdq', 'sed', 'jeh', 'brb'] as const;
+/** Languages whose interface labels the department enters: defined in constants.ts (zod-free, for the page). */
+export { DEPARTMENT_LABEL_LANGS } from './constants.js';
 
 // ---- Content -----------------------------------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
+/** The contract's value schemas. Their lists (site kinds, roles, …) are defined in constants.ts, which has no zod. */
 import { z } from 'zod';
+import { COMMAND_STATES, CONTENT_KINDS, DEVICE_KINDS, DEVICE_STATUSES, ROLES, SITE_KINDS } from './constants.js';
 import { LIMITS } from './limits.js';
 
 /** Identifier used as a topic segment: no wildcards, no separators, bounded. */
@@ -30,27 +32,21 @@ export const LangTag = z
 export const ShortText = z.string().max(LIMITS.shortText);
 export const LongText = z.string().max(LIMITS.longText);
 
-export const SITE_KINDS = ['district', 'commune', 'station', 'gate', 'office'] as const;
 export const SiteKind = z.enum(SITE_KINDS);
 export type SiteKind = z.infer<typeof SiteKind>;
 
-export const DEVICE_KINDS = ['kiosk', 'display', 'pc', 'speaker', 'other'] as const;
 export const DeviceKind = z.enum(DEVICE_KINDS);
 export type DeviceKind = z.infer<typeof DeviceKind>;
 
-export const DEVICE_STATUSES = ['registered', 'provisioned', 'active', 'decommissioned'] as const;
 export const DeviceStatus = z.enum(DEVICE_STATUSES);
 export type DeviceStatus = z.infer<typeof DeviceStatus>;
 
-export const ROLES = ['admin', 'department', 'editor', 'approver', 'technician'] as const;
 export const Role = z.enum(ROLES);
 export type Role = z.infer<typeof Role>;
 
-export const CONTENT_KINDS = ['document', 'video', 'image', 'audio', 'bulletin', 'leaflet', 'webpage'] as const;
 export const ContentKind = z.enum(CONTENT_KINDS);
 export type ContentKind = z.infer<typeof ContentKind>;
 
-export const COMMAND_STATES = ['queued', 'sent', 'acked', 'succeeded', 'failed', 'expired'] as const;
 export const CommandState = z.enum(COMMAND_STATES);
 export type CommandState = z.infer<typeof CommandState>;
 

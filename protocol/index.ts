@@ -1,5 +1,6 @@
 /** The contract between server, agent, kiosk UI and provisioning tools. Imports nothing of the project. */
 export * from './canonical-json.js';
+export * from './constants.js';
 export * from './domain.js';
 export * from './http.js';
 export * from './keys.js';

@@ -4,6 +4,11 @@ export const LIMITS = {
   maxPayloadBytes: 256 * 1024,
   /** Samples in one `health` publish (a flush of a buffered backlog is split into batches of this size). */
   maxHealthSamples: 500,
+  /**
+   * The longest a kiosk holds health samples before sending them (AGENT_HEALTH_SEND_INTERVAL_S, agent/config.ts,
+   * refuses more): the server's offline threshold is never shorter than twice it (server/coverage/fleet-rules.ts).
+   */
+  maxHealthSendIntervalS: 1800,
   /** Play-statistics rows in one `stats` publish. */
   maxStatsDays: 1000,
   /** Items in one manifest. */

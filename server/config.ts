@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseTrustedProxies } from './auth/client-address.js';
+import { MIN_OFFLINE_AFTER_MS } from './coverage/fleet-rules.js';
 
 const UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -50,7 +51,9 @@ export const ConfigSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   /** Password of the first admin; generated and printed once when absent. */
   ADMIN_PASSWORD: z.string().min(8).optional(),
-  OFFLINE_AFTER: Duration.default(24 * UNITS_MS.h),
+  OFFLINE_AFTER: Duration.refine((ms) => ms >= MIN_OFFLINE_AFTER_MS, {
+    message: `must be at least ${MIN_OFFLINE_AFTER_MS / UNITS_MS.h}h: twice the longest a kiosk holds its health samples (fleet-rules.ts), or healthy kiosks would show offline`,
+  }).default(24 * UNITS_MS.h),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Raw health rows older than this are deleted (once rolled up); hourly roll-ups are kept for HEALTH_HOURLY_RETENTION. */
   HEALTH_RETENTION: Duration.default(30 * UNITS_MS.d),

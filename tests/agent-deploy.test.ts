@@ -36,7 +36,8 @@ describe('deploy files', () => {
       await chmod(fake, 0o755);
       await run('sh', [join(root, 'deploy', 'kiosk-launcher.sh')], {
         env: { PATH: process.env.PATH, HOME: dir, CHROMIUM: fake, KIOSK_URL: url, KIOSK_MAX_LAUNCHES: '2' },
-        timeout: 30_000,
+        // Seconds alone; once 30 s under a loaded full run (the launcher's waits between launches): bounded at 60 s.
+        timeout: 60_000,
       });
       const launches = (await readFile(log, 'utf8')).trim().split('\n');
       expect(launches).toHaveLength(2);
@@ -50,5 +51,5 @@ describe('deploy files', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });

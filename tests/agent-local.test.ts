@@ -27,7 +27,9 @@ describe('agent local kiosk API', () => {
     await writeFile(join(uiDir, 'index.html'), '<!doctype html><title>Kiosk biên giới</title>');
     await writeFile(join(uiDir, 'app.js'), 'console.log(1)');
 
-    let now = Date.parse('2026-11-20T10:00:00Z');
+    // The agent's clock agrees with the test server's (its HTTP Date is the real time): validity is judged on the
+    // server-time estimate (tests/field-clock-page.test.ts covers a clock that disagrees).
+    let now = Date.now();
     const hour = 3_600_000;
     env.api.publish(1, [
       item('now'),

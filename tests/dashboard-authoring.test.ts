@@ -2,28 +2,42 @@
  * Issue 5/7 (dashboard half): the department's content work done in the page, in real Chromium against the real server.
  * An editor creates a bulletin with Vietnamese and Khmer text and a PDF (the upload's progress bar is seen, a wrong
  * type is refused in words), previews it in the kiosk's own item view, submits; an approver sees what changed, rejects
- * once with a reason the editor then sees, approves and publishes. Then every screen is walked for raw keys.
- * Screenshots in test-results/dashboard/.
+ * once with a reason the editor then sees, approves and publishes. A real agent, enrolled with a token, is told of the
+ * publication and syncs it; its kiosk page shows the bulletin in Khmer with the Khmer interface labels; opening it is
+ * a play that reaches the server; the item's screen then shows the kiosk holding it and the play in its chart. Then
+ * every screen is walked for raw keys. Screenshots in test-results/dashboard/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../server/testing/test-server.js';
+import { buildKioskUi } from '../kiosk-ui/build-kiosk-ui.js';
+import { labelsFor } from '../kiosk-ui/src/i18n.js';
+import type { ContentHolders } from '../protocol/api.js';
+import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, waitFor } from '../server/testing/test-server.js';
 import { KHMER_TITLE, makePdf, makePng } from './fixtures/kiosk/content.js';
+import { DASHBOARD_SHOTS, launchDashboardBrowser, login as loginAt, rawKeys, shot } from './helpers/dashboard-browser.js';
+import { type EnrolledAgent, startEnrolledAgent } from './helpers/enrolled-agent.js';
 
-const SHOTS = join(process.cwd(), 'test-results', 'dashboard');
 const EDITOR = { username: 'bien-tap', password: 'mật-khẩu-biên-tập' };
 const APPROVER = { username: 'duyet-bai', password: 'mật-khẩu-duyệt-bài' };
 const KHMER_SUMMARY = 'សេចក្តីជូនដំណឹងសម្រាប់អ្នកដំណើរឆ្លងកាត់ច្រកព្រំដែន';
+const KIOSK_SITE = 'gl-c-iao';
 
 let server: TestServer;
+let admin: HttpSession;
 let browser: Browser;
+let uiDir: string;
+let kiosk: EnrolledAgent;
+/** How far the agent's clock runs ahead of the real one: moved past midnight to make today a finished day. */
+let agentAheadMs = 0;
+/** The bulletin the first test publishes (the kiosk test follows it). */
+let publishedId: string | null = null;
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
   server = await startTestServer();
-  const admin = new HttpSession(server.httpUrl);
+  admin = new HttpSession(server.httpUrl);
   expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
   for (const [who, role] of [
     [EDITOR, 'editor'],
@@ -32,41 +46,36 @@ beforeAll(async () => {
     const created = await admin.json('POST', '/api/v1/users', { username: who.username, role, password: who.password });
     expect(created.status).toBe(201);
   }
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  // A kiosk at the commune, online before anything is published: the publication reaches it as a notice.
+  uiDir = mkdtempSync(join(tmpdir(), 'dashboard-kiosk-ui-'));
+  await buildKioskUi(uiDir);
+  kiosk = await startEnrolledAgent(server, admin, {
+    siteId: KIOSK_SITE,
+    serial: 'SN-DASHBOARD-1',
+    uiDir,
+    clock: () => Date.now() + agentAheadMs,
+  });
+  await waitFor(() => kiosk.agent.online(), 'the kiosk agent online', 15_000);
+  browser = await launchDashboardBrowser();
 });
 
 afterAll(async () => {
   await browser?.close();
+  await kiosk?.close();
   await server?.stop();
+  if (uiDir) rmSync(uiDir, { recursive: true, force: true });
 });
 
-async function login(page: Page, who: { username: string; password: string }): Promise<void> {
-  await page.goto(`${server.httpUrl}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('input[name=username]', who.username);
-  await page.fill('input[name=password]', who.password);
-  await page.click('#login-form button[type=submit]');
-  await page.locator(`#who`, { hasText: who.username }).waitFor();
-}
+const login = (page: Parameters<typeof loginAt>[0], who: { username: string; password: string }) =>
+  loginAt(page, server.httpUrl, who);
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+/** An uncaught error of a page with where it was thrown (its first stack frames). */
+const pageError = (e: Error) => `${e.message} @ ${(e.stack ?? '').split('\n').slice(1, 4).join(' | ')}`;
 
-/** Text nodes of the page that look like an identifier (`neverApplied`, `in_review`) rather than words. */
-const RAW_KEYS_SCRIPT = `(() => {
-  const found = [];
-  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const parent = node.parentElement;
-    if (!parent || parent.closest('.mono, input, textarea')) continue;
-    for (const word of (node.textContent || '').split(/[\\s,;:()·/]+/)) {
-      if (/^[a-z]+[A-Z][A-Za-z]*$/.test(word) || /^(draft|in_review|published|retired|syncFailed)$/.test(word)) found.push(word);
-    }
-  }
-  return found;
-})()`;
-
-async function rawKeys(page: Page): Promise<string[]> {
-  return page.evaluate<string[]>(RAW_KEYS_SCRIPT);
+/** Milliseconds from now to one minute past the next local midnight. */
+function pastMidnightMs(): number {
+  const now = new Date();
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1, 0, 1).getTime() - now.getTime();
 }
 
 describe('authoring a bulletin in the dashboard', () => {
@@ -76,7 +85,7 @@ describe('authoring a bulletin in the dashboard', () => {
     page.setDefaultTimeout(15_000);
     const errors: string[] = [];
     const cspViolations: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('pageerror', (e) => errors.push(pageError(e)));
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
@@ -146,7 +155,7 @@ describe('authoring a bulletin in the dashboard', () => {
       const approverCtx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: 'vi-VN' });
       const review = await approverCtx.newPage();
       review.setDefaultTimeout(15_000);
-      review.on('pageerror', (e) => errors.push(e.message));
+      review.on('pageerror', (e) => errors.push(pageError(e)));
       await login(review, APPROVER);
       await review.goto(`${server.httpUrl}/#/item/${encodeURIComponent(id)}`);
       const changes = review.locator('#changes');
@@ -173,6 +182,7 @@ describe('authoring a bulletin in the dashboard', () => {
       await review.click('#item-actions button[data-action="approve"]');
       await review.locator('#item-actions button[data-action="publish"]').click();
       await review.locator('#item-head', { hasText: 'Đã xuất bản' }).waitFor();
+      publishedId = id;
       await review.locator('#plays-none, #plays-chart').first().waitFor();
       await shot(review, '23-published');
       expect(await rawKeys(review)).toEqual([]);
@@ -185,7 +195,108 @@ describe('authoring a bulletin in the dashboard', () => {
     } finally {
       await editorCtx.close();
     }
-  });
+  }, 60_000);
+
+  it('a real agent syncs it; the kiosk shows it in Khmer with Khmer labels; the item screen shows the holder and its first play', async () => {
+    const id = publishedId;
+    if (!id) throw new Error('needs the bulletin published by the test before');
+    const agent = kiosk.agent;
+    const deviceId = kiosk.enrollment.deviceId;
+    // The publication's notice made the agent sync (nothing forced here): the bulletin and its PDF are on the kiosk.
+    await waitFor(
+      () => agent.current()?.signed.manifest.items.some((i) => i.id === id),
+      'the agent applying the manifest with the bulletin',
+      30_000,
+      100,
+    );
+
+    // The kiosk page on the agent's local server; `?stats=1` posts the page's view counts every second.
+    const kioskCtx = await browser.newContext({ viewport: { width: 1080, height: 1920 } });
+    const screen = await kioskCtx.newPage();
+    screen.setDefaultTimeout(15_000);
+    const kioskErrors: string[] = [];
+    screen.on('pageerror', (e) => kioskErrors.push(pageError(e)));
+    try {
+      await screen.goto(`${kiosk.kioskUrl}/?stats=1`);
+      await screen.locator('main[data-screen="languages"]').waitFor();
+      await screen.locator('.language[lang="km"]').click();
+      const card = screen.locator(`.card[data-item="${id}"]`);
+      await card.waitFor();
+      // Khmer interface labels (kiosk-ui/src/i18n.ts), and the item's Khmer title.
+      const km = labelsFor('km');
+      expect(await screen.locator('html').getAttribute('lang')).toBe('km');
+      expect(await screen.locator('#topics-h').textContent()).toBe(km.topics);
+      expect(await screen.locator('#kinds-h').textContent()).toBe(km.kinds);
+      expect(await screen.locator('[data-testid="home"]').textContent()).toBe(km.home);
+      expect(await screen.locator('[data-testid="online"]').textContent()).toBe(km.online);
+      expect(await card.locator('.card-kind').textContent()).toBe(km.kind.bulletin);
+      expect(await card.locator('.card-title').textContent()).toBe(KHMER_TITLE);
+      expect(await card.locator('.card-title').getAttribute('lang')).toBe('km');
+      await shot(screen, '30-kiosk-km');
+
+      // Opening it is a play: shown in Khmer with its PDF; leaving it ends the view, which the page posts to the agent.
+      await card.click();
+      await screen.locator(`article.item[data-item="${id}"][data-shown-lang="km"]`).waitFor();
+      expect(await screen.locator('h1.top-title').textContent()).toBe(KHMER_TITLE);
+      await screen.locator('[data-testid="pdf-canvas"][data-rendered-page="1"]').waitFor();
+      await shot(screen, '31-kiosk-item-km');
+      const posted = screen.waitForResponse((r) => r.url().endsWith('/local/stats') && r.status() === 204);
+      await screen.locator('[data-testid="home"]').click();
+      await posted;
+      expect(kioskErrors).toEqual([]);
+    } finally {
+      await kioskCtx.close();
+    }
+
+    // The agent sends only finished days (agent/view-stats.ts): its clock is moved past midnight, and the next
+    // health tick (what its timer does) sends today's count.
+    agentAheadMs = pastMidnightMs();
+    const plays = await waitFor(
+      async () => {
+        await agent.collectHealth();
+        const stats = await admin.json<{ days: Array<{ lang: string; views: number }> }>(
+          'GET',
+          `/api/v1/content/${encodeURIComponent(id)}/stats`,
+        );
+        return stats.body.days.find((d) => d.lang === 'km' && d.views >= 1);
+      },
+      'the play reaching the server',
+      20_000,
+      250,
+    );
+    const holders = await waitFor(
+      async () => {
+        const res = await admin.json<ContentHolders>('GET', `/api/v1/content/${encodeURIComponent(id)}/holders`);
+        return res.body.devices.find((d) => d.deviceId === deviceId && d.holds && d.syncState === 'applied');
+      },
+      'the kiosk reported holding the bulletin',
+      15_000,
+      100,
+    );
+    expect(holders.siteId).toBe(KIOSK_SITE);
+
+    // Back in the dashboard: the item's screen lists the kiosk holding it with its sync state, and the play.
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: 'vi-VN' });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await login(page, APPROVER);
+      await page.goto(`${server.httpUrl}/#/item/${encodeURIComponent(id)}`);
+      const row = page.locator('#holders tbody tr', { hasText: deviceId });
+      await row.waitFor();
+      expect(await row.textContent()).toContain('Đã có trên ki-ốt');
+      expect(await row.locator('td').nth(3).textContent()).not.toBe('—');
+      const bar = page.locator('#plays-chart rect[data-lang="km"]');
+      await bar.waitFor();
+      expect(Number(await bar.getAttribute('data-views'))).toBe(plays.views);
+      // The two cards in view (the whole item page is long): which kiosks hold it, and its plays.
+      await page.locator('#holders').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(DASHBOARD_SHOTS, '32-item-holders.png') });
+      expect(await rawKeys(page)).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  }, 90_000);
 
   it('shows no raw key on any screen of the Vietnamese interface', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -193,12 +304,12 @@ describe('authoring a bulletin in the dashboard', () => {
     page.setDefaultTimeout(15_000);
     try {
       await login(page, { username: 'admin', password: TEST_ADMIN_PASSWORD });
-      for (const screen of ['coverage', 'sites', 'alerts', 'map', 'content', 'users', 'audit', 'site/gl-c-iao']) {
+      for (const screen of ['coverage', 'sites', 'alerts', 'map', 'content', 'labels', 'users', 'audit', 'site/gl-c-iao']) {
         await page.goto(`${server.httpUrl}/#/${screen}`);
-        // Every card loaded (bounded: 15 s).
-        const loading = page.locator('main', { hasText: 'Đang tải' });
-        for (let i = 0; i < 150 && (await loading.count()) > 0; i++) await page.waitForTimeout(100);
-        expect(await loading.count()).toBe(0);
+        // Every card loaded: a condition, bounded (a screen's first request can take seconds on a loaded machine).
+        // (the page's own "loading" line, not the kiosk's word for it on the labels screen)
+        const loading = page.locator('main p.muted', { hasText: 'Đang tải' });
+        await expect.poll(() => loading.count(), { timeout: 30_000, message: `${screen} still loading` }).toBe(0);
         const found = await rawKeys(page);
         expect({ screen, found }).toEqual({ screen, found: [] });
       }
@@ -206,5 +317,5 @@ describe('authoring a bulletin in the dashboard', () => {
     } finally {
       await ctx.close();
     }
-  });
+  }, 60_000);
 });

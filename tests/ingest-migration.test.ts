@@ -22,7 +22,8 @@ it('migrates a database with duplicate events and health rows cleanly', () => {
   const before = join(dir, 'migrations-before');
   mkdirSync(before);
   const all = readMigrations(MIGRATIONS);
-  const isNew = (name: string) => name.startsWith('004-');
+  // (308 builds on 004's health.series, so it comes after it here too.)
+  const isNew = (name: string) => name.startsWith('004-') || name.startsWith('308-');
   for (const m of all) if (!isNew(m.name)) copyFileSync(join(MIGRATIONS, m.name), join(before, m.name));
 
   const file = join(dir, 'fleet.db');
@@ -49,7 +50,7 @@ it('migrates a database with duplicate events and health rows cleanly', () => {
      VALUES ('k1', 2, 'failed', 0, 0, 'x', 2, 900)`,
   ).run();
   const healthBefore = db.prepare('SELECT * FROM health ORDER BY device_id, seq').all();
-  expect(migrate(db, all)).toEqual(['004-ingest-idempotent.sql']);
+  expect(migrate(db, all)).toEqual(['004-ingest-idempotent.sql', '308-dashboard-alert-state.sql']);
 
   expect(db.prepare('SELECT id FROM device_events ORDER BY id').pluck().all()).toEqual([1, 4, 5, 6]);
   const healthAfter = db.prepare('SELECT * FROM health ORDER BY device_id, seq').all() as Record<string, unknown>[];

@@ -4,7 +4,7 @@
  * unsigned release, a damaged copy of install.sh, another CPU, another Node.
  */
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { keyIdOf, signCanonical } from '../protocol/ed25519.js';
 import { bootstrapTrust, checkRelease, currentTarget, SignedRelease, targetMismatch } from '../protocol/release.js';
 import { generateSigningKeys } from '../protocol/signature.js';
 import { type CachedRelease, cachedRelease, throwawaySigner } from '../tools/release/cached-release.js';
+import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV } from '../tools/release/shell.js';
 import { slotProblem } from '../tools/release/slot-files.js';
 
 const run = promisify(execFile);
@@ -81,7 +82,7 @@ describe('npm run release', () => {
     const agent = await readFile(join(rel.dir, 'agent', 'agent.mjs'), 'utf8');
     expect(agent).not.toMatch(/from ["']tsx|["']tsx\/esm/);
     expect(paths.some((p) => p.endsWith('.ts'))).toBe(false);
-    expect(agent).toContain(`AGENT_VERSION = ${JSON.stringify(rel.version)}`);
+    expect(agent).toMatch(new RegExp(`AGENT_VERSION\\s*=\\s*${JSON.stringify(rel.version).replaceAll('.', '\\.')}`));
     // Only the modules the binding needs, not the build's node_modules.
     expect(new Set(paths.filter((p) => p.startsWith('node_modules/')).map((p) => p.split('/')[1]))).toEqual(
       new Set(['better-sqlite3', 'bindings', 'file-uri-to-path']),
@@ -158,10 +159,32 @@ describe('npm run release', () => {
     expect(damaged.stderr).toContain('it was cut or changed while copied; copy it again');
   }, 60_000);
 
+  it('keeps the agent lean (docs/performance.md "Agent RSS"): ASCII-only bundles, shared code once, V8 flags', async () => {
+    const dir = join(rel.dir, 'agent');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.mjs'));
+    const text = new Map(await Promise.all(files.map(async (f) => [f, await readFile(join(dir, f), 'latin1')] as const)));
+    // One non-ASCII byte (a comment's curly quote) and V8 holds the whole source as UTF-16, twice its size.
+    for (const [f, t] of text)
+      expect(
+        [...t].some((c) => c.charCodeAt(0) > 0x7f),
+        `${f} is ASCII only`,
+      ).toBe(false);
+    // zod and the protocol in one chunk the check and the agent share, not once in each.
+    expect([...text].filter(([, t]) => t.includes('ZodError')).map(([f]) => f)).toEqual([
+      expect.stringMatching(/^shared-.*\.mjs$/),
+    ]);
+    // undici's Agent alone, not its mocks, fetch and WebSocket.
+    expect(text.get('agent.mjs')).not.toContain('MockAgent');
+    const wrapper = await readFile(join(rel.dir, 'bin', 'kiosk-agent'), 'utf8');
+    expect(wrapper).toContain(`exec "$slot/runtime/node" ${AGENT_NODE_FLAGS.join(' ')} "$slot/agent/kiosk-agent.mjs" "$@"`);
+    for (const [k, v] of Object.entries(AGENT_RUNTIME_ENV)) expect(wrapper).toContain(`export ${k}=${v}\n`);
+  });
+
   it('the agent refuses to start on a Node whose native ABI is not the release runtime', async () => {
     const slot = await temp('release-abi-');
     await mkdir(join(slot, 'agent'));
-    await cp(join(rel.dir, 'agent', 'kiosk-agent.mjs'), join(slot, 'agent', 'kiosk-agent.mjs'));
+    // The check with the chunk it shares with the agent (tools/release/build.ts agentBundle).
+    await cp(join(rel.dir, 'agent'), join(slot, 'agent'), { recursive: true });
     const envelope = structuredClone(raw) as { release: { runtime: { modules: string } } };
     envelope.release.runtime.modules = '1';
     await writeFile(join(slot, 'release.json'), JSON.stringify(envelope));

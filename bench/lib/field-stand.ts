@@ -8,7 +8,7 @@
  * The parent (a test or the bench) stays in the root namespace: it reaches the two sides through a helper process in
  * each namespace (bench/lib/field-control.ts) and reads the server's SQLite file directly (read-only).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,8 @@ export interface FieldStandOptions {
   /** Settings in the agent's config file (healthIntervalS, …). */
   agentConfig?: Record<string, unknown>;
   log?: (line: string) => void;
+  /** The agent's data directory is a tmpfs of this many bytes (the disk-full drill; root mounts it, close unmounts). */
+  agentDataTmpfsBytes?: number;
 }
 
 export interface FieldStand {
@@ -57,6 +59,8 @@ export interface FieldStand {
   agentLogTail(lines?: number): string;
   /** Server-side `seq_restart` events of the device (the server saw its seq start over). */
   seqRestarts(): number;
+  /** The device's events of `type` the server stored (from the agent or the server itself). */
+  deviceEvents(type: string): number;
   close(): Promise<void>;
 }
 
@@ -238,6 +242,14 @@ export async function createFieldStand(o: FieldStandOptions = {}): Promise<Field
     );
     log(`  field: ${enrollment.deviceId} enrolled over ${enrollment.apiUrl}, MQTT ${enrollment.mqttUrl}`);
 
+    if (o.agentDataTmpfsBytes) {
+      // Mounted before the agent's namespace is entered (`ip netns exec` copies the mounts); unmounted after it is gone.
+      mkdirSync(agentDataDir, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${o.agentDataTmpfsBytes}`, 'tmpfs', agentDataDir]);
+      cleanups.push(() => {
+        execFileSync('umount', ['-l', agentDataDir]);
+      });
+    }
     let agent: ChildProcess | null = null;
     const agentLog = createWriteStream(join(dir, 'agent.log'), { flags: 'a' });
     cleanups.push(() => stopChild(agent, 'SIGKILL'));
@@ -328,6 +340,11 @@ export async function createFieldStand(o: FieldStandOptions = {}): Promise<Field
           .prepare(`SELECT count(*) FROM device_events WHERE device_id = ? AND type = 'seq_restart'`)
           .pluck()
           .get(enrollment.deviceId) as number,
+      deviceEvents: (type) =>
+        serverDb()
+          .prepare('SELECT count(*) FROM device_events WHERE device_id = ? AND type = ?')
+          .pluck()
+          .get(enrollment.deviceId, type) as number,
       close,
     };
     return stand;

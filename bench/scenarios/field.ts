@@ -13,6 +13,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { DEFAULT_HEALTH_SEND_INTERVAL_S } from '../../agent/config.js';
+import { samplesPerSend } from '../../agent/health-sender.js';
 import { createFieldStand, type FieldStand, seqGaps } from '../lib/field-stand.js';
 
 const run = promisify(execFile);
@@ -310,8 +312,21 @@ export interface IdleDrillOptions {
   /** Health intervals to measure, seconds (null = the agent's default). */
   intervalsS: Array<number | null>;
   windowS: number;
+  /**
+   * Stretch the window to whole send periods (the samples of one publish: AGENT_HEALTH_SEND_INTERVAL_S rounded to
+   * whole sampling intervals), so it holds exactly that many publishes: a 600 s window over 900 s batches would
+   * otherwise hold 0 or 1 and extrapolate to half or twice. Periods up to 2 min also start the window just after a
+   * batch arrived (no publish cut in two at an edge); longer ones start where they are (a publish takes ≈ 1 s of
+   * the period, and waiting for the first batch would cost a whole period more).
+   */
+  wholeSends?: boolean;
+  /** Agent environment (AGENT_HEALTH_SEND_INTERVAL_S, AGENT_MQTT_KEEPALIVE_S, …); none = the agent's defaults. */
+  agentEnv?: Record<string, string>;
   log: (line: string) => void;
 }
+
+/** The agent's default sampling interval (DeviceSettings.healthIntervalS unset, agent/config.ts). */
+const DEFAULT_HEALTH_INTERVAL_S = 60;
 
 /** (c) Idle traffic of an enrolled kiosk, bytes on the veth over `windowS`, extrapolated to 30 days. */
 export async function runFieldIdle(o: IdleDrillOptions) {
@@ -320,7 +335,13 @@ export async function runFieldIdle(o: IdleDrillOptions) {
     const stand = await createFieldStand({
       log: o.log,
       ...(interval === null ? {} : { agentConfig: { healthIntervalS: interval } }),
+      ...(o.agentEnv ? { agentEnv: o.agentEnv } : {}),
     });
+    const sampleS = interval ?? DEFAULT_HEALTH_INTERVAL_S;
+    const sendS = Number(o.agentEnv?.AGENT_HEALTH_SEND_INTERVAL_S ?? DEFAULT_HEALTH_SEND_INTERVAL_S);
+    const perSend = samplesPerSend(sendS * 1000, sampleS * 1000);
+    const periodS = perSend * sampleS;
+    const windowS = o.wholeSends ? Math.max(1, Math.ceil(o.windowS / periodS)) * periodS : o.windowS;
     try {
       const held = await stand.publish(video(32 * KiB), 'Đang chiếu');
       stand.startAgent();
@@ -329,14 +350,23 @@ export async function runFieldIdle(o: IdleDrillOptions) {
       }
       // Start-up (handshakes, first sync, first sample) is not idle traffic.
       await sleep(5000);
+      if (o.wholeSends && periodS <= 120) {
+        // Just after a batch arrived (and its PUBACK went back): the window then ends just after its n-th successor.
+        const before = stand.healthRows().length;
+        if (!(await until(async () => stand.healthRows().length > before, (periodS + 30) * 1000, 200))) {
+          throw new Error(`no health batch arrived within ${periodS + 30} s (send period ${periodS} s)`);
+        }
+        await sleep(1000);
+      }
       const rows0 = stand.healthRows().length;
       const b0 = await stand.link.bytes();
       const s0 = await sockets(stand);
-      await sleep(o.windowS * 1000);
+      await sleep(windowS * 1000);
       const b1 = await stand.link.bytes();
       const s1 = await sockets(stand);
       const samples = stand.healthRows().length - rows0;
       const bytes = b1.rx - b0.rx + (b1.tx - b0.tx);
+      const ipBytes = b1.ipRx - b0.ipRx + (b1.ipTx - b0.ipTx);
       const packets = b1.rxPackets - b0.rxPackets + (b1.txPackets - b0.txPackets);
       const mqtt = (s: typeof s0) => s.find((x) => x.peer.endsWith(':8883'));
       const m0 = mqtt(s0);
@@ -346,11 +376,19 @@ export async function runFieldIdle(o: IdleDrillOptions) {
       const mqttSegments = sameSocket && m0 && m1 ? m1.segsOut - m0.segsOut + (m1.segsIn - m0.segsIn) : null;
       const mqttWire = tlsPayload === null || mqttSegments === null ? null : tlsPayload + mqttSegments * FRAME_HEADER_BYTES;
       const result = {
-        healthIntervalS: interval ?? 'default (60)',
-        windowS: o.windowS,
+        healthIntervalS: interval ?? `default (${DEFAULT_HEALTH_INTERVAL_S})`,
+        /** Samples per publish and the send period they make (AGENT_HEALTH_SEND_INTERVAL_S, default 900 s). */
+        samplesPerSend: perSend,
+        sendPeriodS: periodS,
+        windowS,
+        /** Whole Ethernet frames on the veth, both directions (no ARP or IPv6: bench/lib/field-link.ts). */
         bytes,
+        /** The same IP packets without Ethernet's 14 B header. */
+        ipBytes,
         packets,
         samples,
+        /** Everything on the veth over the samples the window delivered: the 3 MB budget at 300 s is ≈ 347 B. */
+        bytesPerSample: samples > 0 ? Math.round(bytes / samples) : null,
         /** Bytes inside TCP on the MQTT-over-TLS connection (TLS records: health, PUBACK, PINGREQ/PINGRESP). */
         mqttTlsPayloadBytes: tlsPayload,
         mqttSegments,
@@ -360,8 +398,9 @@ export async function runFieldIdle(o: IdleDrillOptions) {
         otherPackets: mqttSegments === null ? null : packets - mqttSegments,
         otherBytes: mqttWire === null ? null : bytes - mqttWire,
         otherConnections: s1.filter((x) => !x.peer.endsWith(':8883')).map((x) => x.peer),
-        bytesPerMonth: Math.round((bytes * MONTH_S) / o.windowS),
-        MBPerMonth: Number(((bytes * MONTH_S) / o.windowS / 1e6).toFixed(2)),
+        bytesPerMonth: Math.round((bytes * MONTH_S) / windowS),
+        MBPerMonth: Number(((bytes * MONTH_S) / windowS / 1e6).toFixed(2)),
+        ipMBPerMonth: Number(((ipBytes * MONTH_S) / windowS / 1e6).toFixed(2)),
       };
       o.log(`  field idle: ${JSON.stringify(result)}`);
       runs.push(result);

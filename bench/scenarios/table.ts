@@ -101,7 +101,18 @@ export function renderTable(results: Any): string {
   if (c?.error) rows.push(['5. coverage/dashboard', `FAILED: ${c.error}`]);
   else if (c && !c.wired) rows.push(['5. coverage (via bench/coverage.ts)', String(c.output).split('\n').slice(-4).join(' | ')]);
   else if (c)
-    for (const k of ['coverage', 'coverageAsOf', 'communes', 'trend', 'sitesFirstPage', 'dashboardFirstPage'])
+    for (const k of [
+      'coverage',
+      'coverageAsOf',
+      'communes',
+      'trend',
+      'sitesFirstPage',
+      'sitesByProblems',
+      'alerts',
+      'alertsOfflinePage',
+      'map',
+      'dashboardFirstPage',
+    ])
       rows.push([
         `5. ${k} (${c.sites} sites, ${c.devices} devices)`,
         c[k]?.error

@@ -1,6 +1,7 @@
 /** Inline SVG charts: nothing is loaded from elsewhere, and they print. */
+
+import type { TargetTrendOut } from '../../protocol/api-dashboard.js';
 import { fmtDay, fmtTime, t } from './i18n.js';
-import type { TargetTrend } from './shapes.js';
 import { h, s } from './ui.js';
 
 const DAY_MS = 86_400_000;
@@ -42,7 +43,7 @@ function axes(w: number, h0: number, pad: Pad, yMax: number): SVGGElement {
  * One target's trend: equipped units per day, the straight line from the first point to the required count at the
  * deadline, and a dashed horizontal line at the required count.
  */
-export function trendChart(target: TargetTrend): Element {
+export function trendChart(target: TargetTrendOut): Element {
   const points = target.points;
   const first = points[0];
   const last = points[points.length - 1];

@@ -12,6 +12,7 @@ import { renderContent, renderItem, renderNewItem, type Viewer } from './views/c
 import { renderCoverage } from './views/coverage.js';
 import { renderDevice } from './views/device.js';
 import { renderAlerts, renderMap } from './views/fleet.js';
+import { renderLabels } from './views/labels.js';
 import { renderReleases } from './views/releases.js';
 import { renderSite, renderSites } from './views/sites.js';
 
@@ -31,6 +32,7 @@ const ROUTES: Route[] = [
   { path: 'alerts', nav: 'navAlerts', roles: FLEET, render: renderAlerts },
   { path: 'map', nav: 'navMap', roles: FLEET, render: renderMap },
   { path: 'content', nav: 'navContent', roles: CONTENT, render: renderContent },
+  { path: 'labels', nav: 'navLabels', roles: ['department', 'editor', 'approver'], render: renderLabels },
   { path: 'releases', nav: 'navReleases', roles: FLEET, render: renderReleases },
   { path: 'tokens', nav: 'navTokens', roles: FLEET, render: renderTokens },
   { path: 'pairing', nav: 'navPairing', roles: FLEET, render: renderPairing },

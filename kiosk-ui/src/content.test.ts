@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ManifestItem } from '../../protocol/manifest.js';
 import { attractItems, filterItems, pickTranslation, topicLabel, topicsOf, viewerFor } from './content.js';
-import { labelsFor, labelsLang } from './i18n.js';
+import { formatDate, labelsFor, labelsLang } from './i18n.js';
 import { idleTimeoutMs } from './idle.js';
 
 function item(id: string, over: Partial<ManifestItem> = {}): ManifestItem {
@@ -89,5 +89,20 @@ describe('labels and idle config', () => {
     expect(idleTimeoutMs('?idle=5')).toBe(5_000);
     expect(idleTimeoutMs('?idle=-1')).toBe(90_000);
     expect(idleTimeoutMs('?idle=abc')).toBe(90_000);
+  });
+});
+
+describe('formatDate', () => {
+  const iso = '2026-12-01T08:05:00Z';
+  it('writes Vietnamese dates the Vietnamese way, and so for languages whose words fall back to Vietnamese', () => {
+    expect(formatDate(iso, 'vi')).toMatch(/^\d\d:\d\d ngày \d\d\/12\/2026$/);
+    expect(formatDate(iso, 'jra')).toMatch(/ngày/);
+  });
+  it('writes Khmer, Lao and English dates in their own words, never the Vietnamese "ngày"', () => {
+    for (const tag of ['km', 'lo', 'en']) expect(formatDate(iso, tag)).not.toMatch(/ngày/);
+    expect(formatDate(iso, 'en')).toMatch(/December 2026/);
+    // Khmer month name for December (ធ្នូ) and Lao (ທັນວາ), from ICU's data.
+    expect(formatDate(iso, 'km')).toMatch(/ធ្នូ/);
+    expect(formatDate(iso, 'lo')).toMatch(/ທັນວາ/);
   });
 });

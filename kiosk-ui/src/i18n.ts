@@ -290,9 +290,12 @@ export function formatDate(iso: string, tag: string): string {
   const date = new Date(iso);
   const pad = (n: number) => String(n).padStart(2, '0');
   const time = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-  // Day first in both: the way dates are written in Vietnam; the device's local time zone.
-  if (labelsLang(tag) === 'en') {
-    return `${new Intl.DateTimeFormat('en-GB', { dateStyle: 'long' }).format(date)}, ${time}`;
+  // The device's local time zone. Vietnamese (and the department-entered languages, whose words fall back to
+  // Vietnamese) the way dates are written in Vietnam; English, Khmer and Lao in their own words and digits.
+  const lang = labelsLang(tag);
+  if (lang === DEFAULT_LANG || !LABELS[lang]) {
+    return `${time} ngày ${pad(date.getDate())}/${pad(date.getMonth() + 1)}/${date.getFullYear()}`;
   }
-  return `${time} ngày ${pad(date.getDate())}/${pad(date.getMonth() + 1)}/${date.getFullYear()}`;
+  const locale = lang === 'en' ? 'en-GB' : lang;
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'long' }).format(date)}, ${time}`;
 }

@@ -18,6 +18,7 @@ import {
 import type { Database } from '../db/open-database.js';
 import { readTargets, type VersionRow } from './library-repo.js';
 import type { Target } from './library-schemas.js';
+import { type DeviceSite, targetedDevices as devicesTargeted, matchesTargets, siteChain, siteLookup } from './targeting.js';
 
 export const MANIFEST_LIFETIME_MS = 7 * 86_400_000;
 const CACHE_TTL_MS = 60_000;
@@ -29,16 +30,6 @@ interface SiteView {
   items: ManifestItem[];
   uiLabels: UiLabels;
   hash: string;
-}
-
-interface DeviceSite {
-  deviceId: string;
-  siteId: string | null;
-}
-
-interface SiteNode {
-  kind: string;
-  parentId: string | null;
 }
 
 export interface IssuedManifest {
@@ -66,30 +57,6 @@ export function createDistribution(deps: {
     });
   const now = deps.now ?? Date.now;
   const lifetime = deps.lifetimeMs ?? MANIFEST_LIFETIME_MS;
-
-  /** The site and every unit above it (bounded: a cycle in the registry must not loop). */
-  function siteChain(siteId: string | null, sites?: Map<string, SiteNode>): { chain: Set<string>; kind: string | null } {
-    const chain = new Set<string>();
-    let kind: string | null = null;
-    let current = siteId;
-    const lookup = db.prepare('SELECT kind, parent_id AS parentId FROM sites WHERE id = ?');
-    for (let depth = 0; current !== null && depth < 32 && !chain.has(current); depth++) {
-      const node = sites ? sites.get(current) : (lookup.get(current) as SiteNode | undefined);
-      if (!node) break;
-      if (kind === null) kind = node.kind;
-      chain.add(current);
-      current = node.parentId;
-    }
-    return { chain, kind };
-  }
-
-  function matches(targets: Target[], site: { chain: Set<string>; kind: string | null }): boolean {
-    return targets.some((target) => {
-      if (target.scope === 'site_kind') return site.kind === target.kind;
-      if (target.scope === 'site') return site.chain.has(target.siteId);
-      return true;
-    });
-  }
 
   /**
    * Every published version valid at `at`, with its targets and translations: three queries in all, whatever
@@ -209,8 +176,8 @@ export function createDistribution(deps: {
     }
     const cached = siteViews.get(siteId ?? '');
     if (cached) return cached;
-    const site = siteChain(siteId);
-    const items = library.published.filter((p) => matches(p.targets, site)).map((p) => p.item);
+    const site = siteChain(siteId, siteLookup(db));
+    const items = library.published.filter((p) => matchesTargets(p.targets, site)).map((p) => p.item);
     const uiLabels = library.uiLabels;
     // Without labels the hash is the items' alone, as before labels existed: no device's seq moves on upgrade.
     const hashed = Object.keys(uiLabels).length > 0 ? { items, uiLabels } : items;
@@ -242,20 +209,8 @@ export function createDistribution(deps: {
     }
   }
 
-  /** The devices (not decommissioned) whose site the targets reach: the one targeting rule, for the holders view too. */
-  function targetedDevices(targets: Target[]): DeviceSite[] {
-    if (targets.length === 0) return [];
-    const sites = new Map(
-      (db.prepare('SELECT id, kind, parent_id AS parentId FROM sites').all() as Array<SiteNode & { id: string }>).map((s) => [
-        s.id,
-        s,
-      ]),
-    );
-    const devices = db
-      .prepare(`SELECT id AS deviceId, site_id AS siteId FROM devices WHERE status <> 'decommissioned' ORDER BY id`)
-      .all() as DeviceSite[];
-    return devices.filter((device) => matches(targets, siteChain(device.siteId, sites)));
-  }
+  /** The devices (not decommissioned) whose site the targets reach (server/content/targeting.ts), for the holders view too. */
+  const targetedDevices = (targets: Target[]): DeviceSite[] => devicesTargeted(db, targets);
 
   /** Brings the device's seq up to date with its site's items; returns the state to issue. */
   function refresh(device: DeviceSite, at: number): SiteView & { seq: number; issuedAt: number; changed: boolean } {

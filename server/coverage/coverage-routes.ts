@@ -4,6 +4,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { CommunesOut, PlanCoverageOut, PlanListOut, PlanTrendOut } from '../../protocol/api-dashboard.js';
 import type { Role } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import { DomainError } from '../errors.js';
@@ -101,7 +102,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
 
   const app = new Hono<AppEnv>();
 
-  app.get('/plans', readers, (c) => c.json({ plans: listPlans(db) }));
+  app.get('/plans', readers, (c) => c.json(PlanListOut.parse({ plans: listPlans(db) } satisfies PlanListOut)));
 
   app.post('/plans', deps.requireRole(...WRITE_ROLES), bodyLimit(PLAN_BODY_LIMIT_BYTES), json(PlanDocument), (c) => {
     const { plan, replaced } = savePlan(db, c.req.valid('json'), now());
@@ -119,13 +120,19 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     const opts = options();
     const { asOf = dayOf(opts.now, utcOffsetMinutes) } = c.req.valid('query');
     const windows = readSiteWindows(db, earliestInstantAsked(plan, asOf, opts));
-    return c.json(computeCoverage({ plan, sites: readSites(), windows }, asOf, opts));
+    return c.json(
+      PlanCoverageOut.parse(computeCoverage({ plan, sites: readSites(), windows }, asOf, opts) satisfies PlanCoverageOut),
+    );
   });
 
   app.get('/plans/:id/trend', readers, query(TrendQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
     const q = c.req.valid('query');
-    return c.json(computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()));
+    return c.json(
+      PlanTrendOut.parse(
+        computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()) satisfies PlanTrendOut,
+      ),
+    );
   });
 
   // The page is chosen from the site registry alone (in memory), then only its sites' devices are read.
@@ -138,14 +145,16 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     const entries = communeList(plan, readSites(), asOf);
     const page = q.all === '1' ? entries : entries.slice(q.offset, q.offset + q.limit);
     const fleet = readSiteFleet(db, opts, q.all === '1' ? undefined : page.flatMap((e) => e.sites.map((s) => s.id)));
-    return c.json({
-      plan: summarizePlan(plan),
-      asOf,
-      total: entries.length,
-      limit: q.all === '1' ? entries.length : q.limit,
-      offset: q.all === '1' ? 0 : q.offset,
-      communes: communeRowsOf(page, fleet, asOf, opts, { siteRows: q.include === 'sites' }),
-    });
+    return c.json(
+      CommunesOut.parse({
+        plan: summarizePlan(plan),
+        asOf,
+        total: entries.length,
+        limit: q.all === '1' ? entries.length : q.limit,
+        offset: q.all === '1' ? 0 : q.offset,
+        communes: communeRowsOf(page, fleet, asOf, opts, { siteRows: q.include === 'sites' }),
+      } satisfies CommunesOut),
+    );
   });
 
   app.get('/reports/coverage.csv', readers, query(ReportQuery), (c) => {

@@ -7,6 +7,16 @@
  *   SYNC_FAILURE_LIMIT times in a row (the agent retries and reports `downloading` with a growing `failures`).
  */
 
+import { LIMITS } from '../../protocol/index.js';
+
+/**
+ * The floor of the OFFLINE rule (a device silent longer than OFFLINE_AFTER is offline; server/config.ts refuses a
+ * shorter one): twice the longest a healthy kiosk holds its health samples before sending them
+ * (LIMITS.maxHealthSendIntervalS, the bound of AGENT_HEALTH_SEND_INTERVAL_S), so a batch late by a whole interval
+ * still does not show a healthy kiosk offline.
+ */
+export const MIN_OFFLINE_AFTER_MS = 2 * LIMITS.maxHealthSendIntervalS * 1000;
+
 /** Failed downloads in a row that make a sync problem even while the agent is still retrying. */
 export const SYNC_FAILURE_LIMIT = 3;
 

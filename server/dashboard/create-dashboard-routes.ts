@@ -5,11 +5,12 @@
  */
 import { type Env, Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import type { Role } from '../../protocol/index.js';
+import { AlertsOut, DeviceEventsOut, DistrictsOut, MAP_COLUMNS, type MapOut, SitePageOut } from '../../protocol/api-dashboard.js';
+import type { Role, SiteKind } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import { NotFoundError } from '../errors.js';
 import { query } from '../http/validate.js';
-import { ALERT_TYPES, currentAlerts } from './alerts.js';
+import { ALERT_TYPES, alertsPage } from './alerts.js';
 import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
 import { createMapBase } from './map-base.js';
 import { createStaticFiles } from './static-files.js';
@@ -114,19 +115,34 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
       onlineSince: now() - offlineAfterMs,
       now: now(),
     });
-    return c.json({ total: page.total, limit: q.limit, offset: q.offset, sites: page.rows });
+    // Parsed, not `satisfies`: the repo types a row's kind as the string SQLite gives (its CHECK keeps it a SiteKind).
+    return c.json(SitePageOut.parse({ total: page.total, limit: q.limit, offset: q.offset, sites: page.rows }));
   });
 
-  app.get('/api/v1/dashboard/districts', canRead, (c) => c.json({ districts: repo.districts() }));
+  app.get('/api/v1/dashboard/districts', canRead, (c) =>
+    c.json(DistrictsOut.parse({ districts: repo.districts() } satisfies DistrictsOut)),
+  );
 
-  // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small.
+  // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small. Typed by its
+  // schema, not parsed per request (parsing 10 000 rows costs more than the read; the sites table's CHECK keeps
+  // `kind` a SiteKind); tests/dashboard-api-shapes.test.ts parses it.
   app.get('/api/v1/dashboard/map', canRead, (c) => {
     const at = now();
     const rows = repo.mapPoints(at - offlineAfterMs, at);
     return c.json({
-      columns: ['id', 'name', 'kind', 'districtName', 'communeName', 'lat', 'lon', 'state', 'problems'],
-      sites: rows.map((r) => [r.id, r.name, r.kind, r.districtName, r.communeName, r.lat, r.lon, r.state, r.problems]),
-    });
+      columns: [...MAP_COLUMNS],
+      sites: rows.map((r) => [
+        r.id,
+        r.name,
+        r.kind as SiteKind,
+        r.districtName,
+        r.communeName,
+        r.lat,
+        r.lon,
+        r.state,
+        r.problems,
+      ]),
+    } satisfies MapOut);
   });
 
   // The base map (no internet): country outlines and borders, projected once on the first request; the sites with
@@ -142,21 +158,21 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
     const q = c.req.valid('query');
     const events = repo.deviceEvents(c.req.param('id'), q.before ?? null, q.limit);
     if (!events) throw new NotFoundError(`device ${c.req.param('id')}`);
-    return c.json({ events });
+    return c.json(DeviceEventsOut.parse({ events } satisfies DeviceEventsOut));
   });
 
   app.get('/api/v1/alerts', canRead, query(AlertQuery), (c) => {
     const q = c.req.valid('query');
-    const all = currentAlerts(repo, now(), offlineAfterMs);
-    const counts = Object.fromEntries(ALERT_TYPES.map((type) => [type, all.filter((a) => a.type === type).length]));
-    const matching = q.type ? all.filter((a) => a.type === q.type) : all;
-    return c.json({
-      total: matching.length,
-      counts,
-      limit: q.limit,
-      offset: q.offset,
-      alerts: matching.slice(q.offset, q.offset + q.limit),
-    });
+    const { total, counts, alerts } = alertsPage(repo, now(), offlineAfterMs, q);
+    return c.json(
+      AlertsOut.parse({
+        total,
+        counts,
+        limit: q.limit,
+        offset: q.offset,
+        alerts,
+      } satisfies AlertsOut),
+    );
   });
 
   return app;

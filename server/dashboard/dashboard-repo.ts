@@ -1,15 +1,18 @@
 /**
  * The dashboard's own reads: the district → commune → site table (one page at a time), the map's points and
- * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter and the
- * sort column comes from a fixed list, never from the request text.
+ * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter. Nothing reads
+ * every device's rows per request except one summary pass over the covering index devices_progress (the map, the
+ * table's sorts by a device figure and its state filters: a state depends on the instant); alerts read what
+ * migration 308 keeps and indexes (tests/dashboard-incremental.test.ts holds both equal to a full recompute).
  */
+import { SITE_STATES } from '../../protocol/constants.js';
 import { countsNowSql, syncProblemSql } from '../coverage/fleet-rules.js';
 import type { Database } from '../db/open-database.js';
-import { createSiteRegistry, type NamedSiteRow, type NameSort, SITES_NAMED } from './site-registry.js';
+import { createSiteRegistry, type NamedSiteRow, type NameSort } from './site-registry.js';
 
 export const SITE_SORTS = ['district', 'commune', 'name', 'kind', 'devices', 'state', 'lastSeen', 'problems'] as const;
 export type SiteSort = (typeof SITE_SORTS)[number];
-export const SITE_STATES = ['operational', 'equipped', 'planned', 'none'] as const;
+export { SITE_STATES };
 export type SiteState = (typeof SITE_STATES)[number];
 
 export interface SiteQuery {
@@ -75,30 +78,22 @@ const syncFailing = (scope: string) => `
   WHERE ${syncProblemSql('ds')} AND dv.status = 'active' ${scope}
   GROUP BY dv.site_id`;
 
-const NAME_FILTER = `(@q IS NULL OR name LIKE @q OR commune_name LIKE @q OR district_name LIKE @q OR id LIKE @q)
-    AND (@districtId IS NULL OR district_id = @districtId)
-    AND (@communeId IS NULL OR commune_id = @communeId)
-    AND (@kind IS NULL OR kind = @kind)`;
+/** A site's figures that sort and filter the table and colour the map. */
+interface SiteSummary {
+  devices: number;
+  last_seen: number | null;
+  /** Operational 3, equipped (counting but all silent) 2, planned (devices not yet counting) 1, none 0. */
+  state_rank: number;
+  problems: number;
+}
 
-// State rank: operational 3, equipped (counting but all silent) 2, planned (devices not yet counting) 1, none 0.
-const SITE_SELECT = `
-  WITH d AS MATERIALIZED (${deviceFigures('')}),
-  f AS MATERIALIZED (${syncFailing('')}),
-  rows AS (
-    SELECT n.*,
-      coalesce(d.devices, 0) AS devices, coalesce(d.counting, 0) AS counting,
-      coalesce(d.operational, 0) AS operational, coalesce(d.planned, 0) AS planned,
-      d.last_seen, d.seq_min, d.seq_max, coalesce(d.offline, 0) AS offline,
-      coalesce(f.sync_failing, 0) AS sync_failing,
-      coalesce(d.offline, 0) + coalesce(f.sync_failing, 0) AS problems,
-      CASE WHEN coalesce(d.operational, 0) > 0 THEN 3 WHEN coalesce(d.counting, 0) > 0 THEN 2
-           WHEN coalesce(d.planned, 0) > 0 THEN 1 ELSE 0 END AS state_rank
-    FROM (${SITES_NAMED}) n LEFT JOIN d ON d.site_id = n.id LEFT JOIN f ON f.site_id = n.id
-  )
-  SELECT * FROM rows
-  WHERE ${NAME_FILTER}
-    AND (@stateRank IS NULL OR state_rank = @stateRank)
-    AND (@problem IS NULL OR problems > 0)`;
+/** The table's sorts by a device figure, and the figure. */
+const FIGURE_SORTS: Partial<Record<SiteSort, keyof SiteSummary>> = {
+  devices: 'devices',
+  state: 'state_rank',
+  lastSeen: 'last_seen',
+  problems: 'problems',
+};
 
 /** Sorts that need no device figure: the page is chosen from the sites alone, then only its rows are counted. */
 const NAME_SORTS: ReadonlySet<SiteSort> = new Set(['district', 'commune', 'name', 'kind']);
@@ -129,23 +124,6 @@ function byNames(sort: keyof typeof NAME_KEYS, dir: 'asc' | 'desc') {
     return 0;
   };
 }
-
-/**
- * A name as a sort key: SQLite compares bytes, which puts "Đ" after "Z"; Vietnamese puts đ right after d.
- * (Accented capitals at the start of a name still sort late; the district list and the map use Intl.Collator.)
- */
-const vn = (column: string) => `replace(replace(${column}, 'Đ', 'D' || char(127)), 'đ', 'd' || char(127))`;
-
-const ORDER: Record<SiteSort, string> = {
-  district: `${vn('district_name')} {dir}, ${vn('commune_name')} {dir}, ${vn('name')} {dir}`,
-  commune: `${vn('commune_name')} {dir}, ${vn('name')} {dir}`,
-  name: `${vn('name')} {dir}`,
-  kind: `kind {dir}, ${vn('name')}`,
-  devices: `devices {dir}, ${vn('name')}`,
-  state: `state_rank {dir}, ${vn('name')}`,
-  lastSeen: `last_seen {dir}, ${vn('name')}`,
-  problems: `problems {dir}, ${vn('name')}`,
-};
 
 const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
 const RANK_BY_STATE: Record<SiteState, number> = { none: 0, planned: 1, equipped: 2, operational: 3 };
@@ -216,9 +194,77 @@ export interface AlertSourceRow {
   detail: string | null;
 }
 
-const SITE_NAMES = `LEFT JOIN sites s ON s.id = dv.site_id LEFT JOIN sites p ON p.id = s.parent_id
-  LEFT JOIN sites g ON g.id = p.parent_id`;
 const DISTRICT_NAME = `CASE WHEN p.kind = 'district' THEN p.name WHEN g.kind = 'district' THEN g.name END`;
+
+export type AlertKind = AlertSourceRow['kind'];
+
+/** The instants and limits alerts are computed at (alerts.ts derives them from now and its ALERT_LIMITS). */
+export interface AlertParams {
+  onlineSince: number;
+  syncBefore: number;
+  eventsSince: number;
+  diskLimit: number;
+}
+
+/** What the map draws of a site (GET /api/v1/dashboard/map). */
+export interface MapPoint {
+  id: string;
+  name: string;
+  kind: string;
+  districtName: string | null;
+  communeName: string | null;
+  lat: number | null;
+  lon: number | null;
+  state: SiteState;
+  problems: number;
+}
+
+// Each alert kind: the devices it concerns, as (deviceId, siteId, since, value, detail). Only active devices alert.
+const MANIFEST_EXPIRED = `ds.state = 'failed' AND substr(ifnull(ds.error, ''), 1, 27) = 'rejected: manifest_expired:'`;
+const ALERT_CORES: Record<AlertKind, string> = {
+  offline: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, dv.last_seen AS since, NULL AS value, NULL AS detail
+    FROM devices dv
+    WHERE dv.status = 'active' AND dv.last_seen IS NOT NULL AND dv.last_seen < @onlineSince`,
+  // The newest sample (dashboard_disk_full holds its key), then when the current streak over the threshold began:
+  // the first sample above it after the last one at or below it, or the first of all when none was at or below it.
+  // dashboard_disk_full's triggers hold the same limit (90) as @diskLimit (ALERT_LIMITS.diskPercent).
+  disk: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, h.disk_used AS value, NULL AS detail,
+      coalesce(
+        (SELECT min(h2.received_ts) FROM health h2 WHERE h2.device_id = dv.id AND (h2.series, h2.seq) >
+          (SELECT h3.series, h3.seq FROM health h3 WHERE h3.device_id = dv.id AND h3.disk_used <= @diskLimit
+           ORDER BY h3.series DESC, h3.seq DESC LIMIT 1)),
+        (SELECT min(h4.received_ts) FROM health h4 WHERE h4.device_id = dv.id)) AS since
+    FROM dashboard_disk_full f CROSS JOIN devices dv ON dv.id = f.device_id
+      JOIN health h ON h.device_id = f.device_id AND h.series = f.series AND h.seq = f.seq
+    WHERE dv.status = 'active' AND h.disk_used > @diskLimit`,
+  // Never reported since first connecting (dashboard_never_synced), or a last report other than applied, too old.
+  not_synced: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, dv.first_seen AS since, NULL AS value, NULL AS detail
+    FROM dashboard_never_synced n CROSS JOIN devices dv ON dv.id = n.device_id
+    WHERE dv.status = 'active' AND dv.first_seen < @syncBefore
+    UNION ALL
+    SELECT dv.id, dv.site_id, ds.updated_at, ds.manifest_seq, ds.state
+    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id
+    WHERE ds.state <> 'applied' AND ds.updated_at < @syncBefore AND dv.status = 'active'`,
+  clock_skew: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, min(e.received_ts) AS since, count(*) AS value,
+      (SELECT e2.message FROM device_events e2 WHERE e2.device_id = dv.id AND e2.type = 'clock_skew'
+        ORDER BY e2.id DESC LIMIT 1) AS detail
+    FROM device_events e CROSS JOIN devices dv ON dv.id = e.device_id
+    WHERE e.type = 'clock_skew' AND e.received_ts >= @eventsSince AND dv.status = 'active'
+    GROUP BY dv.id`,
+  download_failures: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, ds.updated_at AS since, ds.failures AS value, ds.error AS detail
+    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id
+    WHERE dv.status = 'active' AND ${syncProblemSql('ds')} AND NOT (${MANIFEST_EXPIRED})`,
+  // The device's last sync report says it refused an expired manifest (DESIGN §7); clears with the next applied one.
+  manifest_expired: `
+    SELECT dv.id AS deviceId, dv.site_id AS siteId, ds.updated_at AS since, ds.manifest_seq AS value, ds.error AS detail
+    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id
+    WHERE dv.status = 'active' AND ${MANIFEST_EXPIRED}`,
+};
 
 export interface DeviceEventOut {
   id: number;
@@ -232,14 +278,11 @@ export interface DeviceEventOut {
 }
 
 export function createDashboardRepo(db: Database) {
-  const sitePageStmts = new Map<string, ReturnType<Database['prepare']>>();
-  const countSites = db.prepare(`SELECT count(*) AS n FROM (${SITE_SELECT})`);
   const registry = createSiteRegistry(db);
   const IDS = `AND dv.site_id IN (SELECT value FROM json_each(@ids))`;
   const figuresFor = db.prepare(deviceFigures(IDS));
   const failingFor = db.prepare(syncFailing(IDS));
   const districts = db.prepare(`SELECT id, name, valid_to AS validTo FROM sites WHERE kind = 'district'`);
-  const figuresAll = db.prepare(deviceFigures(''));
   const failingAll = db.prepare(syncFailing(''));
   // Walks the (device_id, id) index backwards: newest first, a page at a time.
   const deviceEvents = db.prepare(`
@@ -248,69 +291,70 @@ export function createDashboardRepo(db: Database) {
     ORDER BY id DESC LIMIT @limit`);
   const deviceExists = db.prepare('SELECT 1 FROM devices WHERE id = ?');
 
-  const offline = db.prepare(`
-    SELECT 'offline' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName, dv.last_seen AS since, NULL AS value, NULL AS detail
-    FROM devices dv ${SITE_NAMES}
-    WHERE dv.status = 'active' AND dv.last_seen IS NOT NULL AND dv.last_seen < @onlineSince`);
-  // The newest sample per device through the (device_id, series, seq) key (a kiosk whose seq restarted has a
-  // newer series); then when the current streak over the threshold began: the first sample above it after
-  // the last one at or below it, or the first of all when none was at or below it.
-  const disk = db.prepare(`
-    SELECT 'disk' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName, h.disk_used AS value, NULL AS detail,
-      coalesce(
-        (SELECT min(h2.received_ts) FROM health h2 WHERE h2.device_id = dv.id AND (h2.series, h2.seq) >
-          (SELECT h3.series, h3.seq FROM health h3 WHERE h3.device_id = dv.id AND h3.disk_used <= @diskLimit
-           ORDER BY h3.series DESC, h3.seq DESC LIMIT 1)),
-        (SELECT min(h4.received_ts) FROM health h4 WHERE h4.device_id = dv.id)) AS since
+  // Each alert kind as one query: its rows (ordered by since, then device id: the order alerts.ts merges) and its
+  // count. Each reads only what the kind can concern (migration 308: the devices whose newest sample is over the
+  // disk limit, those that never reported a sync, the pending sync reports and the clock-skew events by age;
+  // migration 307: sync problems); the site's names are joined to the rows of the page only.
+  const kinds: Record<AlertKind, { rows: ReturnType<Database['prepare']>; count: ReturnType<Database['prepare']> }> =
+    Object.fromEntries(
+      (Object.entries(ALERT_CORES) as [AlertKind, string][]).map(([kind, core]) => [
+        kind,
+        {
+          rows: db.prepare(`
+            SELECT '${kind}' AS kind, x.deviceId, x.siteId, s.name AS siteName, ${DISTRICT_NAME} AS districtName,
+              x.since, x.value, x.detail
+            FROM (SELECT * FROM (${core}) ORDER BY since, deviceId LIMIT @n) x
+              LEFT JOIN sites s ON s.id = x.siteId LEFT JOIN sites p ON p.id = s.parent_id
+              LEFT JOIN sites g ON g.id = p.parent_id
+            ORDER BY x.since, x.deviceId`),
+          count: db.prepare(`SELECT count(*) FROM (${core})`).pluck(),
+        },
+      ]),
+    ) as never;
+  // What the map and the table's sorts and state filters need of every site, in one pass over the covering index
+  // devices_progress: the site's state rank (the best of its devices: 3 counting and seen within OFFLINE_AFTER,
+  // 2 counting, 1 registered or not counting), its offline devices, devices and last seen — the same rules as
+  // deviceFigures above, which gives a page's rows all their figures.
+  const siteSummary = db
+    .prepare(`
+    SELECT dv.site_id, count(*) AS devices, max(dv.last_seen) AS last_seen,
+      max(CASE WHEN dv.status <> 'active' THEN 1 WHEN ${countsNowSql('dv')} THEN 2 + ifnull(dv.last_seen >= @onlineSince, 0)
+               ELSE 1 END) AS state_rank,
+      sum(dv.status = 'active' AND (dv.last_seen IS NULL OR dv.last_seen < @onlineSince)) AS offline
     FROM devices dv
-      JOIN health h ON h.device_id = dv.id AND (h.series, h.seq) =
-        (SELECT series, seq FROM health WHERE device_id = dv.id ORDER BY series DESC, seq DESC LIMIT 1)
-      ${SITE_NAMES}
-    WHERE dv.status = 'active' AND h.disk_used > @diskLimit`);
-  const notSynced = db.prepare(`
-    SELECT 'not_synced' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName,
-      CASE WHEN ds.device_id IS NULL THEN dv.first_seen ELSE ds.updated_at END AS since,
-      ds.manifest_seq AS value, ds.state AS detail
-    FROM devices dv LEFT JOIN device_sync ds ON ds.device_id = dv.id ${SITE_NAMES}
-    WHERE dv.status = 'active' AND (
-      (ds.device_id IS NULL AND dv.first_seen IS NOT NULL AND dv.first_seen < @syncBefore)
-      OR (ds.state <> 'applied' AND ds.updated_at < @syncBefore))`);
-  const clockSkew = db.prepare(`
-    SELECT 'clock_skew' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName, min(e.received_ts) AS since, count(*) AS value,
-      (SELECT e2.message FROM device_events e2 WHERE e2.device_id = dv.id AND e2.type = 'clock_skew'
-        ORDER BY e2.id DESC LIMIT 1) AS detail
-    FROM device_events e JOIN devices dv ON dv.id = e.device_id ${SITE_NAMES}
-    WHERE e.type = 'clock_skew' AND e.received_ts >= @eventsSince AND dv.status = 'active'
-    GROUP BY dv.id`);
-  const downloadFailures = db.prepare(`
-    SELECT 'download_failures' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.failures AS value, ds.error AS detail
-    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
-    WHERE dv.status = 'active' AND ${syncProblemSql('ds')}
-      AND NOT (ds.state = 'failed' AND substr(ifnull(ds.error, ''), 1, 27) = 'rejected: manifest_expired:')`);
-  // The device's last sync report says it refused an expired manifest (DESIGN §7); clears with the next applied one.
-  const manifestExpired = db.prepare(`
-    SELECT 'manifest_expired' AS kind, dv.id AS deviceId, dv.site_id AS siteId, s.name AS siteName,
-      ${DISTRICT_NAME} AS districtName, ds.updated_at AS since, ds.manifest_seq AS value, ds.error AS detail
-    FROM device_sync ds CROSS JOIN devices dv ON dv.id = ds.device_id ${SITE_NAMES}
-    WHERE dv.status = 'active' AND ds.state = 'failed' AND substr(ds.error, 1, 27) = 'rejected: manifest_expired:'`);
+    WHERE dv.site_id IS NOT NULL AND dv.status <> 'decommissioned'
+    GROUP BY dv.site_id`)
+    .raw();
+
+  /** Every site's summary (sites without devices are absent): rank, problems, devices, last seen. */
+  function summaries(onlineSince: number, now: number): Map<string, SiteSummary> {
+    const params = { onlineSince, now };
+    const failing = new Map(
+      (failingAll.all(params) as { site_id: string; sync_failing: number }[]).map((r) => [r.site_id, r.sync_failing]),
+    );
+    const out = new Map<string, SiteSummary>();
+    // Rows as arrays (raw): 10 000 of them, read once.
+    for (const [site, devices, lastSeen, rank, offline] of siteSummary.all(params) as [
+      string,
+      number,
+      number | null,
+      number,
+      number,
+    ][])
+      out.set(site, { devices, last_seen: lastSeen, state_rank: rank, problems: offline + (failing.get(site) ?? 0) });
+    return out;
+  }
+
+  const sitesVersion = db.prepare('SELECT version FROM coverage_sites_version WHERE id = 1').pluck();
+  // The map's order (Intl.Collator over 10 000 sites costs more than the figures) sorted once per registry version.
+  let mapOrder: { version: number; rows: NamedSiteRow[] } | null = null;
 
   /** Counts the devices of one page of sites (a few index lookups) and derives each site's state. */
-  function withFigures(
-    named: NamedSiteRow[],
-    onlineSince: number,
-    scope: 'these' | 'all' = 'these',
-    now: number = Date.now(),
-  ): SiteRowOut[] {
-    const params = scope === 'all' ? { onlineSince, now } : { ids: JSON.stringify(named.map((r) => r.id)), onlineSince, now };
-    const [figureStmt, failingStmt] = scope === 'all' ? [figuresAll, failingAll] : [figuresFor, failingFor];
-    const figures = new Map((figureStmt.all(params) as DeviceFigures[]).map((r) => [r.site_id, r]));
+  function withFigures(named: NamedSiteRow[], onlineSince: number, now: number = Date.now()): SiteRowOut[] {
+    const params = { ids: JSON.stringify(named.map((r) => r.id)), onlineSince, now };
+    const figures = new Map((figuresFor.all(params) as DeviceFigures[]).map((r) => [r.site_id, r]));
     const failing = new Map(
-      (failingStmt.all(params) as { site_id: string; sync_failing: number }[]).map((r) => [r.site_id, r.sync_failing]),
+      (failingFor.all(params) as { site_id: string; sync_failing: number }[]).map((r) => [r.site_id, r.sync_failing]),
     );
     return named.map((n) => {
       const f = figures.get(n.id);
@@ -353,7 +397,6 @@ export function createDashboardRepo(db: Database) {
   return {
     /** One page of the site table and the number of rows that match the filter. */
     sitePage(query: SiteQuery): { total: number; rows: SiteRowOut[] } {
-      const order = ORDER[query.sort].replaceAll('{dir}', query.dir === 'desc' ? 'DESC' : 'ASC');
       const params = siteParams(query);
       if (NAME_SORTS.has(query.sort) && query.state === null) {
         // Chosen from the in-memory registry (re-read on any site change), then only its rows' devices are counted.
@@ -369,19 +412,42 @@ export function createDashboardRepo(db: Database) {
           query.limit,
           query.offset,
         );
-        return { total, rows: withFigures(rows, query.onlineSince, 'these', query.now) };
+        return { total, rows: withFigures(rows, query.onlineSince, query.now) };
       }
-      let stmt = sitePageStmts.get(order);
-      if (!stmt) {
-        // The total comes with the page (a window over the filtered rows): the figures are computed once.
-        stmt = db.prepare(
-          `SELECT *, count(*) OVER () AS total_rows FROM (${SITE_SELECT}) ORDER BY ${order}, id LIMIT @limit OFFSET @offset`,
-        );
-        sitePageStmts.set(order, stmt);
+      // Sorted by a device figure or filtered by state: every matching site's summary (one pass over the devices),
+      // sorted here, then the page's rows counted in full.
+      const sums = summaries(query.onlineSince, params.now);
+      const nameOrder: NameSort = NAME_SORTS.has(query.sort) ? (query.sort as NameSort) : 'name';
+      const named = registry.page(
+        {
+          q: params.q === null ? null : params.q.slice(1, -1),
+          districtId: query.districtId,
+          communeId: query.communeId,
+          kind: query.kind,
+        },
+        nameOrder,
+        NAME_SORTS.has(query.sort) ? query.dir : 'asc',
+        Number.MAX_SAFE_INTEGER,
+        0,
+      ).rows;
+      const empty: SiteSummary = { devices: 0, last_seen: null, state_rank: 0, problems: 0 };
+      let keyed = named.map((n, i) => ({ n, i, f: sums.get(n.id) ?? empty }));
+      if (params.stateRank !== null) keyed = keyed.filter((k) => k.f.state_rank === params.stateRank);
+      if (params.problem !== null) keyed = keyed.filter((k) => k.f.problems > 0);
+      const figure = FIGURE_SORTS[query.sort];
+      if (figure) {
+        const sign = query.dir === 'desc' ? -1 : 1;
+        // SQLite's order: NULL smallest, then the name (Đ after D, code points) and the id ascending — the
+        // registry's name order, which `i` keeps.
+        keyed.sort((a, b) => {
+          const x = a.f[figure];
+          const y = b.f[figure];
+          if (x !== y) return x === null ? -sign : y === null ? sign : sign * (x < y ? -1 : 1);
+          return a.i - b.i;
+        });
       }
-      const raw = stmt.all({ ...params, limit: query.limit, offset: query.offset }) as (RawSiteRow & { total_rows: number })[];
-      const total = raw[0]?.total_rows ?? (countSites.get(params) as { n: number }).n;
-      return { total, rows: raw.map(toSiteRow) };
+      const rows = keyed.slice(query.offset, query.offset + query.limit).map((k) => k.n);
+      return { total: keyed.length, rows: withFigures(rows, query.onlineSince, query.now) };
     },
 
     /** A device's events, newest first; null when there is no such device. */
@@ -396,27 +462,42 @@ export function createDashboardRepo(db: Database) {
       );
     },
 
-    /** Every non-district site with its state: the map draws them all. */
-    mapPoints(onlineSince: number, now: number = Date.now()): SiteRowOut[] {
-      // One pass over the devices grouped by site, merged here: cheaper than joining 10 000 sites to it in SQL.
-      return withFigures(registry.all().sort(byNames('district', 'asc')), onlineSince, 'all', now);
+    /** Every non-district site with its state and problems, in district order: the map draws them all. */
+    mapPoints(onlineSince: number, now: number = Date.now()): MapPoint[] {
+      const version = sitesVersion.get() as number;
+      if (mapOrder?.version !== version) mapOrder = { version, rows: registry.all().sort(byNames('district', 'asc')) };
+      const figures = summaries(onlineSince, now);
+      return mapOrder.rows.map((n) => {
+        const f = figures.get(n.id);
+        return {
+          id: n.id,
+          name: n.name,
+          kind: n.kind,
+          districtName: n.district_name,
+          communeName: n.commune_name,
+          lat: n.lat,
+          lon: n.lon,
+          state: STATE_BY_RANK[f?.state_rank ?? 0] ?? 'none',
+          problems: f?.problems ?? 0,
+        };
+      });
     },
 
-    alertSources(p: {
-      onlineSince: number;
-      syncBefore: number;
-      eventsSince: number;
-      diskLimit: number;
-      failureLimit: number;
-    }): AlertSourceRow[] {
-      return [
-        ...(offline.all({ onlineSince: p.onlineSince }) as AlertSourceRow[]),
-        ...(disk.all({ diskLimit: p.diskLimit }) as AlertSourceRow[]),
-        ...(notSynced.all({ syncBefore: p.syncBefore }) as AlertSourceRow[]),
-        ...(clockSkew.all({ eventsSince: p.eventsSince }) as AlertSourceRow[]),
-        ...(downloadFailures.all() as AlertSourceRow[]),
-        ...(manifestExpired.all() as AlertSourceRow[]),
-      ];
+    /** How many alerts of each kind there are now. */
+    alertCounts(p: AlertParams): Record<AlertKind, number> {
+      return Object.fromEntries(
+        (Object.keys(kinds) as AlertKind[]).map((kind) => [kind, kinds[kind].count.get(p) as number]),
+      ) as Record<AlertKind, number>;
+    },
+
+    /** The first `n` alerts of one kind (all when n < 0), the oldest first, then by device id. */
+    alertRows(kind: AlertKind, p: AlertParams, n: number): AlertSourceRow[] {
+      return kinds[kind].rows.all({ ...p, n }) as AlertSourceRow[];
+    },
+
+    /** Runs `read` on one snapshot of the database (several statements that must agree with each other). */
+    snapshot<T>(read: () => T): T {
+      return db.inTransaction ? read() : db.transaction(read)();
     },
   };
 }

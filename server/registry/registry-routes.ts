@@ -1,7 +1,15 @@
 /** `/api/v1/sites…`, `/api/v1/devices…` (registry, health history, revoke). */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { SiteOut, SitePatch } from '../../protocol/api.js';
+import { SitePatch } from '../../protocol/api.js';
+import {
+  DeviceDetailOut,
+  DeviceRevokedOut,
+  DevicesOut,
+  type HealthOut,
+  SiteListOut,
+  SiteOneOut,
+} from '../../protocol/api-dashboard.js';
 import { DeviceStatus, SiteKind } from '../../protocol/index.js';
 import { NotFoundError } from '../errors.js';
 import type { AppEnv } from '../http/app-env.js';
@@ -39,13 +47,15 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
 
   app.get('/sites', readers, query(SitesQuery), (c) => {
     const q = c.req.valid('query');
-    return c.json({ sites: listSites(db, { kind: q.kind, parentId: q.parent, border: q.border }) });
+    return c.json(
+      SiteListOut.parse({ sites: listSites(db, { kind: q.kind, parentId: q.parent, border: q.border }) } satisfies SiteListOut),
+    );
   });
 
   app.get('/sites/:id', readers, (c) => {
     const site = getSite(db, c.req.param('id'));
     if (!site) throw new NotFoundError(`site ${c.req.param('id')}`);
-    return c.json({ site });
+    return c.json(SiteOneOut.parse({ site } satisfies SiteOneOut));
   });
 
   // The site page's edits (coordinates first): the department and admins, each change in the audit log.
@@ -56,7 +66,7 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
     if (!changed) throw new NotFoundError(`site ${id}`);
     const before = Object.fromEntries(Object.keys(patch).map((k) => [k, changed.before[k as keyof typeof changed.before]]));
     audit({ actor: c.get('user').username, action: 'site.update', target: id, detail: { before, after: patch } });
-    return c.json({ site: SiteOut.parse(changed.after) });
+    return c.json(SiteOneOut.parse({ site: changed.after } satisfies SiteOneOut));
   });
 
   app.get('/devices', fleetReaders, query(DevicesQuery), (c) => {
@@ -68,7 +78,7 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
       limit: q.limit,
       offset: q.offset,
     });
-    return c.json({ total, limit: q.limit, offset: q.offset, devices });
+    return c.json(DevicesOut.parse({ total, limit: q.limit, offset: q.offset, devices } satisfies DevicesOut));
   });
 
   app.get('/devices/:id', fleetReaders, (c) => {
@@ -80,7 +90,8 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
           'SELECT manifest_seq AS manifestSeq, state, bytes, missing, error, failures, updated_at AS updatedAt FROM device_sync WHERE device_id = ?',
         )
         .get(device.id) ?? null;
-    return c.json({ device, sync });
+    // `sync` comes from SQL untyped: the parse checks it.
+    return c.json(DeviceDetailOut.parse({ device, sync }));
   });
 
   app.get('/devices/:id/health', fleetReaders, query(HealthQuery), (c) => {
@@ -89,16 +100,23 @@ export function registryRoutes(deps: RouteDeps): Hono<AppEnv> {
     const q = c.req.valid('query');
     const to = q.to ?? Date.now() + 1;
     const from = q.from ?? to - 86_400_000;
+    // Typed by its schema, not parsed per request (up to 10 000 samples); tests/dashboard-api-shapes.test.ts parses it.
     return q.resolution === 'raw'
-      ? c.json({ deviceId: id, resolution: 'raw', from, to, samples: rawHealth(db, id, from, to, q.limit) })
-      : c.json({ deviceId: id, resolution: 'hour', from, to, hours: hourlyHealth(db, id, from, to, q.limit) });
+      ? c.json({ deviceId: id, resolution: 'raw', from, to, samples: rawHealth(db, id, from, to, q.limit) } satisfies HealthOut)
+      : c.json({
+          deviceId: id,
+          resolution: 'hour',
+          from,
+          to,
+          hours: hourlyHealth(db, id, from, to, q.limit),
+        } satisfies HealthOut);
   });
 
   app.post('/devices/:id/revoke', auth.requireRole('department'), (c) => {
     const id = c.req.param('id');
     if (!fleet.revokeDevice(id)) throw new NotFoundError(`device ${id}`);
     audit({ actor: c.get('user').username, action: 'device.revoke', target: id });
-    return c.json({ device: getDevice(db, id) });
+    return c.json(DeviceRevokedOut.parse({ device: getDevice(db, id) }));
   });
 
   return app;

@@ -13,7 +13,9 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { checkRelease, Id, type ReleaseReport, ReleaseVersion, SiteKind, type Trust } from '../../protocol/index.js';
 import type { AuditFn } from '../auth/audit.js';
+import type { Target } from '../content/library-schemas.js';
 import { createContentStore } from '../content/store.js';
+import { targetedDevices } from '../content/targeting.js';
 import type { Database } from '../db/open-database.js';
 import { DomainError } from '../errors.js';
 
@@ -22,6 +24,8 @@ export const RolloutTarget = z.discriminatedUnion('scope', [
   z.object({ scope: z.literal('site_kind'), kind: SiteKind }),
   /** A site and everything under it. */
   z.object({ scope: z.literal('site'), siteId: Id }),
+  /** Several sites, each with everything under it (the dashboard's searchable list). */
+  z.object({ scope: z.literal('sites'), siteIds: z.array(Id).min(1).max(1000) }),
   z.object({ scope: z.literal('devices'), deviceIds: z.array(Id).min(1).max(10_000) }),
 ]);
 export type RolloutTarget = z.infer<typeof RolloutTarget>;
@@ -212,26 +216,10 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         throw new DomainError(400, 'bad_request', `unknown or decommissioned devices: ${unknown.slice(0, 10).join(', ')}`);
       return [...new Set(target.deviceIds)];
     }
-    if (target.scope === 'all') {
-      return db.prepare(`SELECT id FROM devices WHERE status <> 'decommissioned' ORDER BY id`).pluck().all() as string[];
-    }
-    if (target.scope === 'site_kind') {
-      return db
-        .prepare(
-          `SELECT d.id FROM devices d JOIN sites s ON s.id = d.site_id WHERE d.status <> 'decommissioned' AND s.kind = ? ORDER BY d.id`,
-        )
-        .pluck()
-        .all(target.kind) as string[];
-    }
-    // A site and everything under it, as content targeting reads it (bounded depth: a cycle must not loop).
-    return db
-      .prepare(
-        `WITH RECURSIVE tree(id, depth) AS (SELECT id, 0 FROM sites WHERE id = ?
-           UNION SELECT s.id, t.depth + 1 FROM sites s JOIN tree t ON s.parent_id = t.id WHERE t.depth < 32)
-         SELECT d.id FROM devices d JOIN tree t ON t.id = d.site_id WHERE d.status <> 'decommissioned' ORDER BY d.id`,
-      )
-      .pluck()
-      .all(target.siteId) as string[];
+    // Every other scope is a content target (or a list of them): the one targeting rule, server/content/targeting.ts.
+    const targets: Target[] =
+      target.scope === 'sites' ? target.siteIds.map((siteId) => ({ scope: 'site' as const, siteId })) : [target];
+    return targetedDevices(db, targets).map((d) => d.deviceId);
   }
 
   function createRollout(actor: string, input: CreateRollout) {

@@ -19,7 +19,7 @@ import {
   ReleaseVersion,
   type SignedRelease,
 } from '../../protocol/release.js';
-import { binWrapper, HEADER_BYTES, installerHeader } from './shell.js';
+import { AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV, binWrapper, HEADER_BYTES, installerHeader, KIOSK_PRODUCT } from './shell.js';
 import { describeSlot, sha256File } from './slot-files.js';
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -71,9 +71,11 @@ export interface BuiltRelease {
 }
 
 /** sha256 over the sources a release is built from (paths and contents), and the Node of the build. */
-export async function sourceTreeHash(root = REPO_ROOT): Promise<string> {
+export async function sourceTreeHash(
+  root = REPO_ROOT,
+  dirs = ['agent', 'protocol', 'provisioning', 'tools/release', 'deploy', 'kiosk-ui/dist'],
+): Promise<string> {
   const hash = createHash('sha256');
-  const dirs = ['agent', 'protocol', 'provisioning', 'tools/release', 'deploy', 'kiosk-ui/dist'];
   const files: string[] = ['package-lock.json'];
   for (const dir of dirs) {
     for (const entry of await readdir(join(root, dir), { recursive: true, withFileTypes: true })) {
@@ -91,7 +93,7 @@ export async function sourceTreeHash(root = REPO_ROOT): Promise<string> {
   return hash.digest('hex');
 }
 
-function gitCommit(root: string): string | null {
+export function gitCommit(root: string): string | null {
   try {
     return execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], {
       encoding: 'utf8',
@@ -116,7 +118,7 @@ function versionPlugin(version: string): Plugin {
 }
 
 /** esbuild: one ESM file per entry, Node 20, `require` available for the CommonJS packages it inlines. */
-async function bundle(entry: string, outfile: string, plugins: Plugin[] = [], external: string[] = []): Promise<void> {
+export async function bundle(entry: string, outfile: string, plugins: Plugin[] = [], external: string[] = []): Promise<void> {
   await build({
     entryPoints: [entry],
     outfile,
@@ -137,7 +139,62 @@ async function bundle(entry: string, outfile: string, plugins: Plugin[] = [], ex
   });
 }
 
-async function dirBytes(dir: string): Promise<number> {
+/**
+ * `undici` as the agent uses it (agent/link-security.ts: `import { Agent, buildConnector } from 'undici'`, the dispatcher that pins
+ * the server's CA for the global fetch, and the connector it wraps): those two alone. The package's index also loads its own fetch,
+ * WebSocket, EventSource, caches and mocks, about 2 MiB of the agent's RSS (docs/performance.md "Agent RSS"). Another
+ * name imported from 'undici' is a build error ("No matching export"), not a silent gap.
+ */
+function undiciAgentOnly(): Plugin {
+  return {
+    name: 'undici-agent-only',
+    setup(b) {
+      b.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'undici-agent-only' }));
+      b.onLoad({ filter: /.*/, namespace: 'undici-agent-only' }, () => ({
+        contents:
+          "import Agent from 'undici/lib/dispatcher/agent.js';\nimport buildConnector from 'undici/lib/core/connect.js';\nexport { Agent, buildConnector };\n",
+        resolveDir: REPO_ROOT,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * The agent and its start-time check in one esbuild run: `<dir>/agent.mjs`, `<dir>/kiosk-agent.mjs` and one shared
+ * chunk with what both use (protocol, zod), so that code is loaded once, not twice (docs/performance.md "Agent RSS").
+ * Whitespace is minified (names are kept for stack traces): without comments the output is ASCII only and V8 holds
+ * each source as a one-byte string — an unminified bundle with a single non-ASCII character in a comment is held as
+ * UTF-16, twice its size.
+ */
+export async function agentBundle(agentEntry: string, dir: string, plugins: Plugin[] = []): Promise<void> {
+  await build({
+    entryPoints: [
+      { in: join(REPO_ROOT, 'tools', 'release', 'agent-entry.ts'), out: 'kiosk-agent' },
+      { in: agentEntry, out: 'agent' },
+    ],
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'shared-[hash]',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minifyWhitespace: true,
+    charset: 'ascii',
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'error',
+    external: ['better-sqlite3', 'bufferutil', 'utf-8-validate', './agent.mjs'],
+    banner: {
+      js: "import { createRequire as __releaseRequire } from 'node:module'; const require = __releaseRequire(import.meta.url);",
+    },
+    plugins: [undiciAgentOnly(), ...plugins],
+  });
+}
+
+export async function dirBytes(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
@@ -145,12 +202,83 @@ async function dirBytes(dir: string): Promise<number> {
   return total;
 }
 
-function hasCommand(cmd: string): boolean {
+export function hasCommand(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The native SQLite binding of this machine and the JavaScript that loads it, as `<stage>/node_modules/…`. */
+export async function copySqliteBinding(stage: string, root = REPO_ROOT): Promise<void> {
+  const at = (...p: string[]) => join(stage, ...p);
+  const sqlite = join(root, 'node_modules', 'better-sqlite3');
+  await mkdir(at('node_modules', 'better-sqlite3', 'build', 'Release'), { recursive: true });
+  await copyFile(join(sqlite, 'package.json'), at('node_modules', 'better-sqlite3', 'package.json'));
+  await cp(join(sqlite, 'lib'), at('node_modules', 'better-sqlite3', 'lib'), { recursive: true });
+  await copyFile(
+    join(sqlite, 'build', 'Release', 'better_sqlite3.node'),
+    at('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'),
+  );
+  for (const [pkg, files] of [
+    ['bindings', ['package.json', 'bindings.js']],
+    ['file-uri-to-path', ['package.json', 'index.js']],
+  ] as const) {
+    await mkdir(at('node_modules', pkg), { recursive: true });
+    for (const f of files) await copyFile(join(root, 'node_modules', pkg, f), at('node_modules', pkg, f));
+  }
+}
+
+/** The runtime: the Node binary running this build as `<stage>/runtime/node` (debug symbols stripped when asked and `strip` exists). */
+export async function copyRuntime(stage: string, strip: boolean): Promise<void> {
+  await mkdir(join(stage, 'runtime'), { recursive: true });
+  const node = join(stage, 'runtime', 'node');
+  if (strip && hasCommand('strip')) execFileSync('strip', ['-o', node, process.execPath]);
+  else await copyFile(process.execPath, node);
+  await chmod(node, 0o755);
+}
+
+/** Everything readable, nothing writable but by the owner, executables as such. */
+export async function normalizeModes(stage: string): Promise<void> {
+  for (const entry of await readdir(stage, { recursive: true, withFileTypes: true })) {
+    const p = join(entry.parentPath, entry.name);
+    if (entry.isDirectory()) await chmod(p, 0o755);
+    else if (entry.isFile()) await chmod(p, (await stat(p)).mode & 0o111 ? 0o755 : 0o644);
+  }
+}
+
+/**
+ * The one-file installer: `header` (given the payload's sha256 and size) + a gzip tar of `stage` (system GNU tar,
+ * reproducible order, owners and times), written to `file` and synced.
+ */
+export async function packInstaller(
+  stage: string,
+  file: string,
+  createdAt: string,
+  header: (payload: { payloadSha256: string; payloadBytes: number }) => string,
+): Promise<{ payloadBytes: number }> {
+  const payload = `${file}.payload.tgz`;
+  const mtime = `@${Math.floor(Date.parse(createdAt) / 1000)}`;
+  try {
+    execFileSync(
+      'tar',
+      ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-czf', payload, '-C', stage, '.'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const payloadBytes = (await stat(payload)).size;
+    await writeFile(file, header({ payloadSha256: await sha256File(payload), payloadBytes }), { mode: 0o755 });
+    const handle = await open(file, 'a');
+    try {
+      await handle.write(await readFile(payload));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return { payloadBytes };
+  } finally {
+    await rm(payload, { force: true });
   }
 }
 
@@ -169,27 +297,11 @@ export async function buildRelease(options: BuildOptions): Promise<BuiltRelease>
   try {
     // The agent, its start-time check, the installer and the provisioning CLI, as built JavaScript.
     log('bundling the agent, the installer and the provisioning CLI (esbuild)');
-    await bundle(options.agentEntry ?? join(root, 'agent', 'main.ts'), at('agent', 'agent.mjs'), [versionPlugin(version)]);
-    await bundle(join(root, 'tools', 'release', 'agent-entry.ts'), at('agent', 'kiosk-agent.mjs'), [], ['./agent.mjs']);
+    await agentBundle(options.agentEntry ?? join(root, 'agent', 'main.ts'), at('agent'), [versionPlugin(version)]);
     await bundle(join(root, 'tools', 'release', 'install.ts'), at('installer', 'install.mjs'));
     await bundle(join(root, 'provisioning', 'cli.ts'), at('provisioning', 'kiosk-provision.mjs'));
 
-    // The native SQLite binding of this machine and the JavaScript that loads it.
-    const sqlite = join(root, 'node_modules', 'better-sqlite3');
-    await mkdir(at('node_modules', 'better-sqlite3', 'build', 'Release'), { recursive: true });
-    await copyFile(join(sqlite, 'package.json'), at('node_modules', 'better-sqlite3', 'package.json'));
-    await cp(join(sqlite, 'lib'), at('node_modules', 'better-sqlite3', 'lib'), { recursive: true });
-    await copyFile(
-      join(sqlite, 'build', 'Release', 'better_sqlite3.node'),
-      at('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'),
-    );
-    for (const [pkg, files] of [
-      ['bindings', ['package.json', 'bindings.js']],
-      ['file-uri-to-path', ['package.json', 'index.js']],
-    ] as const) {
-      await mkdir(at('node_modules', pkg), { recursive: true });
-      for (const f of files) await copyFile(join(root, 'node_modules', pkg, f), at('node_modules', pkg, f));
-    }
+    await copySqliteBinding(stage);
 
     // The kiosk page with its fonts, the units and the launcher.
     await cp(join(root, 'kiosk-ui', 'dist'), at('kiosk-ui', 'dist'), { recursive: true });
@@ -200,13 +312,14 @@ export async function buildRelease(options: BuildOptions): Promise<BuiltRelease>
 
     // The runtime: the Node binary running this build (debug symbols stripped when `strip` exists).
     log(`adding the runtime: ${process.execPath} (Node ${process.versions.node}, ABI ${process.versions.modules})`);
-    await mkdir(at('runtime'), { recursive: true });
-    if (options.strip !== false && hasCommand('strip')) execFileSync('strip', ['-o', at('runtime', 'node'), process.execPath]);
-    else await copyFile(process.execPath, at('runtime', 'node'));
-    await chmod(at('runtime', 'node'), 0o755);
+    await copyRuntime(stage, options.strip !== false);
 
     await mkdir(at('bin'), { recursive: true });
-    await writeFile(at('bin', 'kiosk-agent'), binWrapper('kiosk-agent', 'agent/kiosk-agent.mjs', arch, version), { mode: 0o755 });
+    await writeFile(
+      at('bin', 'kiosk-agent'),
+      binWrapper('kiosk-agent', 'agent/kiosk-agent.mjs', arch, version, KIOSK_PRODUCT, AGENT_NODE_FLAGS, AGENT_RUNTIME_ENV),
+      { mode: 0o755 },
+    );
     await writeFile(
       at('bin', 'kiosk-provision'),
       binWrapper('kiosk-provision', 'provisioning/kiosk-provision.mjs', arch, version),
@@ -214,12 +327,7 @@ export async function buildRelease(options: BuildOptions): Promise<BuiltRelease>
         mode: 0o755,
       },
     );
-    // Everything readable, nothing writable but by the owner, executables as such.
-    for (const entry of await readdir(stage, { recursive: true, withFileTypes: true })) {
-      const p = join(entry.parentPath, entry.name);
-      if (entry.isDirectory()) await chmod(p, 0o755);
-      else if (entry.isFile()) await chmod(p, (await stat(p)).mode & 0o111 ? 0o755 : 0o644);
-    }
+    await normalizeModes(stage);
 
     // The signed manifest.
     const release: ReleaseManifest = {
@@ -251,28 +359,11 @@ export async function buildRelease(options: BuildOptions): Promise<BuiltRelease>
 
     // The technician's file: header + gzip tar of the slot (system GNU tar, reproducible order and owners).
     log('packing the installer (tar + gzip)');
-    const payload = join(options.outDir, `.${name}.payload-${process.pid}.tgz`);
-    const mtime = `@${Math.floor(Date.parse(release.createdAt) / 1000)}`;
-    execFileSync(
-      'tar',
-      ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=${mtime}`, '-czf', payload, '-C', stage, '.'],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    const payloadBytes = (await stat(payload)).size;
-    const header = installerHeader({ arch, version, payloadSha256: await sha256File(payload), payloadBytes });
     const installer = join(options.outDir, `kiosk-${name}.install.sh`);
     const tmpInstaller = `${installer}.partial-${process.pid}`;
-    await writeFile(tmpInstaller, header, { mode: 0o755 });
-    const handle = await open(tmpInstaller, 'a');
-    try {
-      await handle.write(await readFile(payload));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rm(payload, { force: true });
+    const { payloadBytes } = await packInstaller(stage, tmpInstaller, release.createdAt, (payload) =>
+      installerHeader({ arch, version, ...payload }),
+    );
 
     const dir = join(options.outDir, name);
     await rm(dir, { recursive: true, force: true });

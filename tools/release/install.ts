@@ -41,15 +41,22 @@ export const LAYOUT = {
 /**
  * The unit as installed under `root`: for a `--prefix` install, the absolute paths of the kiosk's folders on its
  * directive lines (ExecStart, ReadWritePaths, …) point into the prefix, so the unit names what was installed there.
+ * `paths`: those folders, relative to / (default the kiosk's; the server release passes its own).
  */
-export function unitFor(unit: string, root: string): string {
+export function unitFor(
+  unit: string,
+  root: string,
+  paths: readonly string[] = ['opt/kiosk', 'etc/kiosk', 'var/lib/kiosk'],
+): string {
   if (root === '/') return unit;
   const base = root.replace(/\/+$/, '');
+  const folders = new RegExp(
+    `(?<=[=\\s-])\\/(${paths.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?=[/\\s]|$)`,
+    'g',
+  );
   return unit
     .split('\n')
-    .map((line) =>
-      line.startsWith('#') ? line : line.replace(/(?<=[=\s])\/(opt\/kiosk|etc\/kiosk|var\/lib\/kiosk)(?=[/\s]|$)/g, `${base}/$1`),
-    )
+    .map((line) => (line.startsWith('#') ? line : line.replace(folders, `${base}/$1`)))
     .join('\n');
 }
 

@@ -12,22 +12,76 @@ const ARCH_OF_MACHINE = `case "$(uname -m)" in
   *) here_arch="$(uname -m)" ;;
 esac`;
 
-function archCheck(who: string, arch: string, version: string): string {
+/** What a release is of: the kiosk's (default) or the server's (tools/release-server/). */
+export interface ReleaseProduct {
+  /** `kiosk release`, `fleet server release` */
+  what: string;
+  /** The npm script that builds it. */
+  buildCommand: string;
+  /** Title line of the installer. */
+  title: string;
+  /** The installer's usage line. */
+  usage: string;
+  /** Where the people who install it read about it. */
+  doc: string;
+  /** The unpacked payload's folder name prefix. */
+  tmpPrefix: string;
+  /** The installer script inside the payload. */
+  installerScript: string;
+}
+
+export const KIOSK_PRODUCT: ReleaseProduct = {
+  what: 'kiosk release',
+  buildCommand: 'npm run release',
+  title: 'Border kiosk release',
+  usage: 'sh install.sh [--prefix DIR] [--no-system] [--server URL] [--expect-root KEY_ID]',
+  doc: 'docs/agent.md',
+  tmpPrefix: 'kiosk-install',
+  installerScript: 'installer/install.mjs',
+};
+
+function archCheck(who: string, arch: string, version: string, product: ReleaseProduct = KIOSK_PRODUCT): string {
   return `${ARCH_OF_MACHINE}
 if [ "$here_arch" != "${arch}" ]; then
-  echo "${who}: kiosk release ${version} is built for ${arch}, this machine is $here_arch; build the release on a $here_arch machine (npm run release)" >&2
+  echo "${who}: ${product.what} ${version} is built for ${arch}, this machine is $here_arch; build the release on a $here_arch machine (${product.buildCommand})" >&2
   exit 3
 fi`;
 }
 
-/** `bin/<name>`: checks the CPU, then runs `<script>` of this slot with the slot's own Node. */
-export function binWrapper(name: string, script: string, arch: string, version: string): string {
+/**
+ * V8 flags of the kiosk agent's Node (bin/kiosk-agent; docs/performance.md "Agent RSS"): a 1 MiB young-generation
+ * semi-space instead of V8's 16 MiB (the agent allocates little and keeps less: idle RSS about 13 MiB lower), and one
+ * V8 worker thread instead of one per core. Flags, not NODE_OPTIONS: Node refuses V8 flags there.
+ */
+export const AGENT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+
+/**
+ * glibc's malloc for the agent: a fixed trim threshold (128 KiB, glibc's default start value) turns off its dynamic
+ * mmap threshold, so the ~35 MB V8 mallocs and frees while compiling the bundle at start goes back to the system
+ * instead of staying in the heap (idle RSS otherwise lands 8 MiB higher in some runs; docs/performance.md).
+ */
+export const AGENT_RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '131072' };
+
+/** `bin/<name>`: checks the CPU, then runs `<script>` of this slot with the slot's own Node (`nodeFlags`, `env`). */
+export function binWrapper(
+  name: string,
+  script: string,
+  arch: string,
+  version: string,
+  product: ReleaseProduct = KIOSK_PRODUCT,
+  nodeFlags: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
+): string {
+  const flags = nodeFlags.map((f) => `${f} `).join('');
+  const exports = Object.entries(env)
+    .map(([k, v]) => `export ${k}=${v}\n`)
+    .join('');
   return `#!/bin/sh
-# ${name} of kiosk release ${version} (${arch}): runs ${script} with the Node bundled in this release (docs/agent.md).
+# ${name} of ${product.what} ${version} (${arch}): runs ${script} with the Node bundled in this release (${product.doc}).
 set -eu
 slot="$(cd "$(dirname "$0")/.." && pwd -P)"
-${archCheck(name, arch, version)}
-exec "$slot/runtime/node" "$slot/${script}" "$@"
+${archCheck(name, arch, version, product)}
+${exports}exec "$slot/runtime/node" ${flags}"$slot/${script}" "$@"
 `;
 }
 
@@ -35,16 +89,23 @@ exec "$slot/runtime/node" "$slot/${script}" "$@"
 export const HEADER_BYTES = 8192;
 
 /** The head of `install.sh`: arch check, payload check, unpack with the system tar, run the bundled installer. */
-export function installerHeader(opts: { arch: string; version: string; payloadSha256: string; payloadBytes: number }): string {
+export function installerHeader(opts: {
+  arch: string;
+  version: string;
+  payloadSha256: string;
+  payloadBytes: number;
+  product?: ReleaseProduct;
+}): string {
+  const product = opts.product ?? KIOSK_PRODUCT;
   const text = `#!/bin/sh
-# Border kiosk release ${opts.version} for linux-${opts.arch}: one-file offline installer (docs/agent.md).
-#   sh install.sh [--prefix DIR] [--no-system] [--server URL] [--expect-root KEY_ID]
+# ${product.title} ${opts.version} for linux-${opts.arch}: one-file offline installer (${product.doc}).
+#   ${product.usage}
 # A POSIX sh header, then a gzip tar payload (the release slot and its signed release.json) from byte ${HEADER_BYTES + 1}.
 # It needs no network: tar, tail and mktemp of the base system, and the Node inside the payload.
 set -eu
-${archCheck('install.sh', opts.arch, opts.version)}
+${archCheck('install.sh', opts.arch, opts.version, product)}
 self="$0"
-tmp="$(mktemp -d "\${TMPDIR:-/tmp}/kiosk-install.XXXXXX")"
+tmp="$(mktemp -d "\${TMPDIR:-/tmp}/${product.tmpPrefix}.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 size=$(wc -c < "$self" | tr -d ' ')
@@ -60,7 +121,7 @@ if command -v sha256sum >/dev/null 2>&1; then
   fi
 fi
 tail -c +${HEADER_BYTES + 1} "$self" | tar -xzf - -C "$tmp"
-"$tmp/runtime/node" "$tmp/installer/install.mjs" --from "$tmp" "$@"
+"$tmp/runtime/node" "$tmp/${product.installerScript}" --from "$tmp" "$@"
 exit 0
 `;
   const bytes = Buffer.byteLength(text);

@@ -44,7 +44,7 @@ export async function describeSlot(dir: string): Promise<ReleaseFile[]> {
  * Null when `dir` holds exactly the files of `release` (size and sha256 each; nothing more), else one sentence
  * naming the first difference.
  */
-export async function slotProblem(dir: string, release: ReleaseManifest): Promise<string | null> {
+export async function slotProblem(dir: string, release: Pick<ReleaseManifest, 'files'>): Promise<string | null> {
   let present: string[];
   try {
     present = await listSlotPaths(dir);

@@ -1,8 +1,9 @@
 /** Enrollment tokens with their QR codes, pairing-code claim, people (users, their API tokens) and the audit log. */
 import type { PasswordReset, UserOut, UserTokens } from '../../../protocol/api.js';
-import { DEVICE_KINDS, ROLES, type Role } from '../../../protocol/domain.js';
+import { DEVICE_KINDS, ROLES } from '../../../protocol/constants.js';
+import type { Role } from '../../../protocol/domain.js';
 import { api } from '../api.js';
-import { enumLabel, fmtTime, t } from '../i18n.js';
+import { enumLabel, fmtBytes, fmtNumber, fmtTime, t } from '../i18n.js';
 import type { AuditEntry, EnrollmentTokenOut } from '../shapes.js';
 import { badge, type Child, card, errorBox, fill, h, hashParams, qs, table } from '../ui.js';
 
@@ -191,6 +192,70 @@ function userActions(u: UserOut, status: HTMLElement, reload: () => void): HTMLE
   );
 }
 
+/** GET /api/v1/backups (server/backup/schedule.ts, BackupStatus). */
+type BackupsStatus =
+  | { configured: false }
+  | {
+      configured: true;
+      intervalMs: number;
+      running: boolean;
+      lastSuccess: { finishedAt: string; bytesWritten: number | null } | null;
+      lastFailure: { at: string; error: string } | null;
+      nextAt: string | null;
+      backups: string[];
+    };
+
+function fmtDuration(ms: number): string {
+  const min = Math.max(0, Math.round(ms / 60_000));
+  if (min < 120) return t('durationMinutes', { n: min });
+  if (min < 48 * 60) return t('durationHours', { n: fmtNumber(min / 60, 1) });
+  return t('durationDays', { n: fmtNumber(min / 1440, 1) });
+}
+
+/** The last backup: time, result, size, age; marked as a warning when it failed or is older than 2 × BACKUP_INTERVAL. */
+export function backupCard(now = Date.now()): HTMLElement {
+  const el = card(t('backupTitle'), async () => {
+    const b = await api<BackupsStatus>('/api/v1/backups');
+    if (!b.configured) {
+      el.classList.add('backup-warning');
+      el.style.border = '2px solid var(--warn)';
+      el.dataset.backupState = 'off';
+      return h('p', { class: 'warn', id: 'backup-result' }, t('backupNotConfigured'));
+    }
+    const lastOk = b.lastSuccess ? Date.parse(b.lastSuccess.finishedAt) : null;
+    const failed = b.lastFailure !== null && (lastOk === null || Date.parse(b.lastFailure.at) > lastOk);
+    const age = lastOk === null ? null : now - lastOk;
+    const old = age === null || age > 2 * b.intervalMs;
+    const size = b.lastSuccess?.bytesWritten ?? null;
+    const warning = failed || old;
+    el.classList.toggle('backup-warning', warning);
+    el.style.border = warning ? `2px solid var(${failed ? '--bad' : '--warn'})` : '';
+    el.dataset.backupState = failed ? 'failed' : old ? 'old' : 'ok';
+    const result = failed
+      ? h('span', { class: 'bad' }, t('backupFailed', { at: fmtTime(b.lastFailure?.at), error: b.lastFailure?.error }))
+      : lastOk === null
+        ? h('span', { class: 'warn' }, t('backupNone'))
+        : h(
+            'span',
+            { class: old ? 'warn' : 'ok' },
+            old ? t('backupOld', { interval: fmtDuration(b.intervalMs) }) : t('backupOk'),
+          );
+    const row = (label: string, value: Child, id: string) => [h('dt', {}, label), h('dd', { id }, value)];
+    return h(
+      'dl',
+      { class: 'kv' },
+      row(t('backupLast'), fmtTime(b.lastSuccess?.finishedAt), 'backup-last'),
+      row(t('backupResult'), [result, b.running ? ` · ${t('backupRunning')}` : ''], 'backup-result'),
+      row(t('backupSize'), size === null ? '—' : fmtBytes(size), 'backup-size'),
+      row(t('backupAge'), age === null ? '—' : h('span', { class: old ? 'warn' : '' }, fmtDuration(age)), 'backup-age'),
+      row(t('backupNext'), fmtTime(b.nextAt), 'backup-next'),
+      row(t('backupKept'), String(b.backups.length), 'backup-kept'),
+    );
+  });
+  el.id = 'backup';
+  return el;
+}
+
 export function renderUsers(main: HTMLElement): void {
   const status = h('div', { id: 'user-status' });
   const list = h('div', {});
@@ -237,6 +302,7 @@ export function renderUsers(main: HTMLElement): void {
   fill(
     main,
     h('h1', {}, t('usersTitle')),
+    backupCard(),
     h('section', { class: 'card' }, h('h2', {}, t('addUser')), form),
     status,
     h('section', { class: 'card' }, list),

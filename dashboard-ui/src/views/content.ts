@@ -16,7 +16,8 @@ import type {
   ContentUploadOut,
   ContentVersionOut,
 } from '../../../protocol/api-dashboard.js';
-import { CONTENT_KINDS, type ContentKind, type Role } from '../../../protocol/domain.js';
+import { CONTENT_KINDS } from '../../../protocol/constants.js';
+import type { ContentKind, Role } from '../../../protocol/domain.js';
 import type { ManifestItem } from '../../../protocol/manifest.js';
 import { ApiFailure, api, type Upload, uploadFile } from '../api.js';
 import { dailyBars } from '../charts.js';
@@ -166,7 +167,7 @@ const localToIso = (value: string) => (value ? new Date(value).toISOString() : n
  * Sites chosen from a searchable list. Editors may read the registry (`GET /api/v1/sites`), not the fleet table, so
  * the list is the registry's, searched here by name or id.
  */
-function sitePicker(chosen: Set<string>): HTMLElement {
+export function sitePicker(chosen: Set<string>): HTMLElement {
   const results = h('div', { class: 'site-picker', id: 'site-results' });
   const chosenList = h('p', { class: 'muted', id: 'sites-chosen' });
   const showChosen = () => fill(chosenList, [...chosen].join(', ') || '—');

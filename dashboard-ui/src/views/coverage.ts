@@ -2,19 +2,21 @@
  * Coverage against the plan (DESIGN §4): per phase, progress bars with the target line; a phase whose deadline has
  * passed is judged on its deadline, the current one today. Then the trend, the reports and the per-commune table.
  */
+
+import type {
+  CommuneRowOut,
+  CommunesOut,
+  PlanCoverageOut,
+  PlanListOut,
+  PlanSummaryOut,
+  PlanTrendOut,
+  ProblemsOut,
+  TargetCoverageOut,
+  TargetTrendOut,
+} from '../../../protocol/api-dashboard.js';
 import { api } from '../api.js';
 import { progressBar, trendChart } from '../charts.js';
 import { fmtDay, fmtNumber, fmtTime, type LabelKey, t } from '../i18n.js';
-import type {
-  CommuneRow,
-  CommunesOut,
-  PlanCoverage,
-  PlanSummary,
-  PlansOut,
-  Problems,
-  TargetCoverage,
-  TargetTrend,
-} from '../shapes.js';
 import { badge, card, fill, h, hashParams, link, qs, table } from '../ui.js';
 
 export function todayInVietnam(): string {
@@ -26,12 +28,12 @@ export function todayInVietnam(): string {
   }).format(new Date());
 }
 
-function verdict(target: TargetCoverage): HTMLElement {
+function verdict(target: TargetCoverageOut): HTMLElement {
   if (target.noUnitsInScope || target.total === 0) return badge('nounits', t('noUnits'));
   return target.met ? badge('met', t('met')) : badge('notmet', t('notMet'));
 }
 
-function targetRow(target: TargetCoverage): HTMLElement {
+function targetRow(target: TargetCoverageOut): HTMLElement {
   return h(
     'div',
     { class: 'target', dataset: { target: target.id } },
@@ -47,10 +49,10 @@ function targetRow(target: TargetCoverage): HTMLElement {
   );
 }
 
-const coverageOf = (plan: PlanSummary, asOf: string) =>
-  api<PlanCoverage>(`/api/v1/plans/${encodeURIComponent(plan.id)}/coverage${qs({ asOf })}`);
+const coverageOf = (plan: PlanSummaryOut, asOf: string) =>
+  api<PlanCoverageOut>(`/api/v1/plans/${encodeURIComponent(plan.id)}/coverage${qs({ asOf })}`);
 
-async function phases(plan: PlanSummary): Promise<HTMLElement[]> {
+async function phases(plan: PlanSummaryOut): Promise<HTMLElement[]> {
   const today = todayInVietnam();
   const definition = await coverageOf(plan, today);
   const phaseDeadline = new Map<string, string>();
@@ -74,7 +76,7 @@ async function phases(plan: PlanSummary): Promise<HTMLElement[]> {
   return blocks;
 }
 
-function projectionText(target: TargetTrend): string {
+function projectionText(target: TargetTrendOut): string {
   const p = target.projection;
   const vars = {
     rate: fmtNumber(p.ratePerMonth, 2),
@@ -92,8 +94,8 @@ function projectionText(target: TargetTrend): string {
   return t(key[p.status], vars);
 }
 
-async function trend(plan: PlanSummary): Promise<HTMLElement[]> {
-  const data = await api<{ targets: TargetTrend[] }>(`/api/v1/plans/${encodeURIComponent(plan.id)}/trend`);
+async function trend(plan: PlanSummaryOut): Promise<HTMLElement[]> {
+  const data = await api<PlanTrendOut>(`/api/v1/plans/${encodeURIComponent(plan.id)}/trend`);
   return [
     h(
       'p',
@@ -118,27 +120,27 @@ async function trend(plan: PlanSummary): Promise<HTMLElement[]> {
 }
 
 const COMMUNES_PAGE = 100;
-const PROBLEM_LABELS: Record<keyof Problems, LabelKey> = {
+const PROBLEM_LABELS: Record<keyof ProblemsOut, LabelKey> = {
   offline: 'problem_offline',
   neverApplied: 'problem_neverApplied',
   syncFailed: 'problem_syncFailed',
 };
 
-function problemsCell(r: CommuneRow): HTMLElement | string {
-  const parts = (Object.keys(PROBLEM_LABELS) as (keyof Problems)[]).filter((k) => r.problems[k] > 0);
+function problemsCell(r: CommuneRowOut): HTMLElement | string {
+  const parts = (Object.keys(PROBLEM_LABELS) as (keyof ProblemsOut)[]).filter((k) => r.problems[k] > 0);
   if (parts.length === 0) return '—';
   return h('span', { class: 'bad' }, parts.map((k) => t(PROBLEM_LABELS[k], { n: r.problems[k] })).join(', '));
 }
 
 // The per-commune table a page at a time (a province has thousands of communes); the reports hold them all.
-async function communes(plan: PlanSummary, offset = 0): Promise<HTMLElement> {
+async function communes(plan: PlanSummaryOut, offset = 0): Promise<HTMLElement> {
   const data = await api<CommunesOut>(
     `/api/v1/plans/${encodeURIComponent(plan.id)}/communes${qs({ limit: COMMUNES_PAGE, offset })}`,
   );
   const rows = data.communes;
   const box = h('div', { id: 'communes-table' });
   const go = async (next: number) => box.replaceWith(await communes(plan, next));
-  const view = table<CommuneRow>(
+  const view = table<CommuneRowOut>(
     [
       { label: t('district'), cell: (r) => r.district?.name ?? '—' },
       { label: t('commune'), cell: (r) => link(`#/site/${encodeURIComponent(r.commune.id)}`, r.commune.name) },
@@ -175,7 +177,7 @@ async function communes(plan: PlanSummary, offset = 0): Promise<HTMLElement> {
   return box;
 }
 
-function reports(plan: PlanSummary): HTMLElement {
+function reports(plan: PlanSummaryOut): HTMLElement {
   const base = qs({ plan: plan.id, asOf: todayInVietnam() });
   const year = Number(todayInVietnam().slice(0, 4));
   return h(
@@ -194,7 +196,7 @@ function reports(plan: PlanSummary): HTMLElement {
 }
 
 export async function renderCoverage(main: HTMLElement): Promise<void> {
-  const { plans } = await api<PlansOut>('/api/v1/plans');
+  const { plans } = await api<PlanListOut>('/api/v1/plans');
   const wanted = hashParams().get('plan');
   const plan = plans.find((p) => p.id === wanted) ?? plans[0];
   if (!plan) {

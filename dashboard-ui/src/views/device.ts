@@ -1,8 +1,17 @@
 /** One device: its facts, health charts over 24 h / 7 d / 30 d, events, commands with a form to send one, and its sync state. */
+
+import type {
+  DeviceDetailOut,
+  DeviceEventOut,
+  DeviceEventsOut,
+  HealthHourOut,
+  HealthOut,
+  HealthPointOut,
+} from '../../../protocol/api-dashboard.js';
 import { ApiFailure, api } from '../api.js';
 import { lineChart, type SeriesPoint } from '../charts.js';
 import { enumLabel, fmtBytes, fmtTime, t } from '../i18n.js';
-import type { CommandOut, DeviceDetailOut, DeviceEventOut, HealthHour, HealthOut, HealthPoint } from '../shapes.js';
+import type { CommandOut } from '../shapes.js';
 import { badge, card, errorBox, fill, h, link, qs, table } from '../ui.js';
 
 const RANGES = {
@@ -23,14 +32,20 @@ interface Metrics {
 
 function metricsOf(data: HealthOut): Metrics[] {
   if (data.resolution === 'raw')
-    return data.samples.map((p: HealthPoint) => ({
+    return data.samples.map((p: HealthPointOut) => ({
       ts: p.receivedTs,
       cpu: p.cpuLoad,
       mem: p.memUsed,
       disk: p.diskUsed,
       temp: p.tempC,
     }));
-  return data.hours.map((p: HealthHour) => ({ ts: p.hour, cpu: p.cpuAvg, mem: p.memAvg, disk: p.diskUsedMax, temp: p.tempMax }));
+  return data.hours.map((p: HealthHourOut) => ({
+    ts: p.hour,
+    cpu: p.cpuAvg,
+    mem: p.memAvg,
+    disk: p.diskUsedMax,
+    temp: p.tempMax,
+  }));
 }
 
 async function healthCharts(id: string, rangeKey: RangeKey): Promise<HTMLElement> {
@@ -90,7 +105,7 @@ function healthSection(id: string): HTMLElement {
 }
 
 async function events(id: string): Promise<HTMLElement> {
-  const { events: rows } = await api<{ events: DeviceEventOut[] }>(
+  const { events: rows } = await api<DeviceEventsOut>(
     `/api/v1/dashboard/devices/${encodeURIComponent(id)}/events${qs({ limit: 50 })}`,
   );
   if (rows.length === 0) return h('p', { class: 'muted' }, t('noData'));

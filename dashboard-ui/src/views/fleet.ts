@@ -3,9 +3,10 @@
  * map when the server has one (`GET /api/v1/map/base`), or grouped by district when a site has no coordinates.
  */
 import type { MapBase } from '../../../protocol/api.js';
+import type { AlertOut, AlertsOut, MapOut, SiteState } from '../../../protocol/api-dashboard.js';
+import { ALERT_TYPES } from '../../../protocol/constants.js';
 import { ApiFailure, api } from '../api.js';
 import { fmtTime, t } from '../i18n.js';
-import { ALERT_TYPES, type AlertOut, type AlertsOut, type MapOut, type SiteState } from '../shapes.js';
 import { badge, card, fill, h, hashParams, link, qs, s, table } from '../ui.js';
 
 const COLOURS: Record<SiteState, string> = { operational: '#1b7f3b', equipped: '#b36b00', planned: '#5c6bc0', none: '#999' };

@@ -2,9 +2,17 @@
  * The district → commune → site table, one page at a time from the server (10 000 sites never travel at once), with
  * filter and sort kept in the address so a view can be shared; and one site's page.
  */
+
+import type {
+  DevicesOut,
+  DistrictsOut,
+  SiteOneOut,
+  SitePageOut,
+  SiteRowOut,
+  SiteState,
+} from '../../../protocol/api-dashboard.js';
 import { api } from '../api.js';
 import { enumLabel, fmtDay, fmtTime, type LabelKey, t } from '../i18n.js';
-import type { DevicesOut, DistrictsOut, SiteOut, SitePageOut, SiteRowOut, SiteState } from '../shapes.js';
 import { badge, type Column, card, fill, h, hashParams, link, qs, table } from '../ui.js';
 
 const PAGE = 50;
@@ -188,7 +196,7 @@ function deviceTable(devices: DevicesOut['devices']): HTMLElement {
 }
 
 export async function renderSite(main: HTMLElement, id = ''): Promise<void> {
-  const { site } = await api<{ site: SiteOut }>(`/api/v1/sites/${encodeURIComponent(id)}`);
+  const { site } = await api<SiteOneOut>(`/api/v1/sites/${encodeURIComponent(id)}`);
   fill(
     main,
     h('h1', {}, t('siteTitle', { name: site.name })),

@@ -31,6 +31,7 @@ export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfV
     frame,
   );
 
+  quietAborts();
   const base = new URL('./pdfjs/', document.baseURI).href;
   let task: PDFDocumentLoadingTask | null = null;
   let doc: PDFDocumentProxy | null = null;
@@ -99,7 +100,23 @@ export function pdfViewer(url: string, labels: Labels, labelsLang: string): PdfV
     element,
     destroy() {
       destroyed = true;
-      void task?.destroy();
+      task?.destroy().catch(() => undefined);
     },
   };
+}
+
+let abortsQuiet = false;
+/**
+ * pdf.js aborts requests it no longer needs (the whole-file request once it knows ranges work, the range requests of
+ * a PDF closed mid-load), and the aborted fetch rejects where pdf.js does not catch it ("signal is aborted without
+ * reason"): an unhandled rejection for a cancellation, seen in the dashboard's preview now and then. Such
+ * AbortErrors are not failures of the page; everything else still reaches the window's error reporting.
+ */
+function quietAborts(): void {
+  if (abortsQuiet) return;
+  abortsQuiet = true;
+  window.addEventListener('unhandledrejection', (event) => {
+    const reason = event.reason as { name?: unknown } | null;
+    if (reason && typeof reason === 'object' && reason.name === 'AbortError') event.preventDefault();
+  });
 }
