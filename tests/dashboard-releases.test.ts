@@ -21,7 +21,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboardUi } from '../dashboard-ui/build-dashboard-ui.js';
 import { signCanonical } from '../protocol/ed25519.js';
-import { type ReleaseManifest, type ReleaseReport, type SignedRelease, topics } from '../protocol/index.js';
+import { type ReleaseReport, type SignedRelease, topics } from '../protocol/index.js';
 import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
 import { decommissionDevice } from '../server/registry/devices-repo.js';
 import {
@@ -34,6 +34,7 @@ import {
   waitFor,
 } from '../server/testing/test-server.js';
 import { launchDashboardBrowser, login, rawKeys, shot } from './helpers/dashboard-browser.js';
+import { testReleaseManifest } from './helpers/test-release.js';
 
 const VERSION = '1.0.1';
 const RUNTIME_BYTES = 3 * 1024 * 1024;
@@ -74,25 +75,7 @@ async function writeRelease(dir: string, version: string): Promise<SignedRelease
     ['bin/kiosk-agent', Buffer.from('#!/bin/sh\nexec true\n')],
     ['runtime/node', randomBytes(RUNTIME_BYTES)],
   ]);
-  const release: ReleaseManifest = {
-    v: 1,
-    format: 'kiosk-release',
-    version,
-    platform: 'linux',
-    arch: process.arch as ReleaseManifest['arch'],
-    runtime: { name: 'node', version: process.versions.node, modules: process.versions.modules },
-    entryPoints: {
-      node: 'runtime/node',
-      agent: 'agent/notes.txt',
-      agentLauncher: 'bin/kiosk-agent',
-      browserLauncher: 'bin/kiosk-agent',
-      installer: 'agent/notes.txt',
-    },
-    files: [...files]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([path, b]) => ({ path, sha256: sha(b), size: b.length, mode: path.startsWith('bin/') ? 0o755 : 0o644 })),
-    createdAt: new Date().toISOString(),
-  };
+  const release = testReleaseManifest(version, files);
   const initial = await loadOrCreateSigningKeys(server.dataDir);
   const { keys, document } = openKeyring({ db: server.db, dataDir: server.dataDir, initial }).signer();
   const rootKey = enrollmentKeys(server.db)?.rootKey as string;

@@ -9,7 +9,7 @@
  * Root only (namespaces, veth, tc): skipped with the reason otherwise.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,16 +19,16 @@ import { ensureBootGuard } from '../agent/updater-boot.js';
 import { fieldLinkUnavailable } from '../bench/lib/field-link.js';
 import { createFieldStand } from '../bench/lib/field-stand.js';
 import { signCanonical } from '../protocol/ed25519.js';
-import type { ReleaseManifest, SignedRelease } from '../protocol/index.js';
+import type { SignedRelease } from '../protocol/index.js';
 import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
 import { waitFor } from '../server/testing/test-server.js';
+import { testReleaseManifest } from './helpers/test-release.js';
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, '..');
 const unavailable = fieldLinkUnavailable();
 if (unavailable) console.warn(`tests/release-field.test.ts skipped: ${unavailable}`);
 const log = process.env.FIELD_LOG ? (line: string) => console.log(line) : () => {};
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** bench/lib/field-stand.ts's admin password (the stand's server runs only inside this run's namespace). */
 const STAND_ADMIN_PASSWORD = 'field-admin-password';
 const RUNTIME = randomBytes(1024 * 1024);
@@ -90,25 +90,7 @@ describe.skipIf(unavailable !== null)(`over the air on the field link (${unavail
           ['bin/kiosk-agent', launcher],
           ['runtime/node', RUNTIME],
         ]);
-        const release: ReleaseManifest = {
-          v: 1,
-          format: 'kiosk-release',
-          version,
-          platform: 'linux',
-          arch: process.arch as ReleaseManifest['arch'],
-          runtime: { name: 'node', version: process.versions.node, modules: process.versions.modules },
-          entryPoints: {
-            node: 'runtime/node',
-            agent: 'agent/agent.bin',
-            agentLauncher: 'bin/kiosk-agent',
-            browserLauncher: 'bin/kiosk-agent',
-            installer: 'agent/notes.txt',
-          },
-          files: [...files]
-            .sort(([a], [b]) => (a < b ? -1 : 1))
-            .map(([path, b]) => ({ path, sha256: sha(b), size: b.length, mode: path.startsWith('bin/') ? 0o755 : 0o644 })),
-          createdAt: new Date().toISOString(),
-        };
+        const release = testReleaseManifest(version, files, 'agent/agent.bin');
         const signed: SignedRelease = {
           release,
           keyId: keys.keyId,

@@ -19,7 +19,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBootGuard } from '../agent/updater-boot.js';
 import { signCanonical } from '../protocol/ed25519.js';
-import type { ReleaseManifest, SignedRelease } from '../protocol/index.js';
+import type { SignedRelease } from '../protocol/index.js';
 import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
 import {
   addDevice,
@@ -29,6 +29,7 @@ import {
   type TestServer,
   waitFor,
 } from '../server/testing/test-server.js';
+import { testReleaseManifest } from './helpers/test-release.js';
 
 const REPO = join(import.meta.dirname, '..');
 const UI_DIR = join(REPO, 'kiosk-ui', 'dist');
@@ -68,25 +69,7 @@ async function makeRelease(version: string): Promise<{ signed: SignedRelease; fi
     ],
     ['runtime/node', randomBytes(4096)],
   ]);
-  const release: ReleaseManifest = {
-    v: 1,
-    format: 'kiosk-release',
-    version,
-    platform: 'linux',
-    arch: process.arch as ReleaseManifest['arch'],
-    runtime: { name: 'node', version: process.versions.node, modules: process.versions.modules },
-    entryPoints: {
-      node: 'runtime/node',
-      agent: 'agent/notes.txt',
-      agentLauncher: 'bin/kiosk-agent',
-      browserLauncher: 'bin/kiosk-agent',
-      installer: 'agent/notes.txt',
-    },
-    files: [...files]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([path, b]) => ({ path, sha256: sha(b), size: b.length, mode: path.startsWith('bin/') ? 0o755 : 0o644 })),
-    createdAt: new Date().toISOString(),
-  };
+  const release = testReleaseManifest(version, files);
   const keyring = openKeyring({ db: server.db, dataDir: server.dataDir, initial: await loadOrCreateSigningKeys(server.dataDir) });
   const { keys, document } = keyring.signer();
   const rootKey = enrollmentKeys(server.db)?.rootKey as string;

@@ -25,6 +25,7 @@ import {
   waitFor,
 } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
+import { testReleaseManifest } from './helpers/test-release.js';
 
 const REPO = join(import.meta.dirname, '..');
 const RUNTIME = randomBytes(1024 * 1024);
@@ -50,25 +51,7 @@ function makeRelease(version: string, opts: { brokenAgent?: boolean; blobBytes?:
     ['runtime/node', RUNTIME],
     ...(opts.blobBytes ? ([['agent/blob.bin', randomBytes(opts.blobBytes)]] as const) : []),
   ]);
-  const release: ReleaseManifest = {
-    v: 1,
-    format: 'kiosk-release',
-    version,
-    platform: 'linux',
-    arch: process.arch as ReleaseManifest['arch'],
-    runtime: { name: 'node', version: process.versions.node, modules: process.versions.modules },
-    entryPoints: {
-      node: 'runtime/node',
-      agent: 'agent/notes.txt',
-      agentLauncher: 'bin/kiosk-agent',
-      browserLauncher: 'bin/kiosk-agent',
-      installer: 'agent/notes.txt',
-    },
-    files: [...files]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([path, b]) => ({ path, sha256: sha(b), size: b.length, mode: path.startsWith('bin/') ? 0o755 : 0o644 })),
-    createdAt: new Date().toISOString(),
-  };
+  const release = testReleaseManifest(version, files);
   const keyring = openKeyring({ db: server.db, dataDir: server.dataDir, initial: signingKeysSync });
   const { keys, document } = keyring.signer();
   const rootKey = enrollmentKeys(server.db)?.rootKey as string;
