@@ -4,13 +4,14 @@
  * the one build (a lock folder), so a test run builds at most once and later runs not at all.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signKeysDocument } from '../../protocol/keys.js';
 import { SignedRelease } from '../../protocol/release.js';
 import { signingKeysFrom } from '../../protocol/signature.js';
 import { type BuiltRelease, buildRelease, signerFromJson, sourceTreeHash } from './build.js';
+import { buildOnce } from './build-once.js';
 
 export const TEST_RELEASE_VERSION = '0.1.0-test';
 
@@ -51,52 +52,29 @@ export interface CachedRelease extends Pick<BuiltRelease, 'version' | 'arch' | '
   built: boolean;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 export async function cachedRelease(opts: { timeoutMs?: number } = {}): Promise<CachedRelease> {
   const base = join(tmpdir(), 'kiosk-release-cache', await sourceTreeHash());
-  const done = join(base, 'done.json');
-  const lock = join(base, 'lock');
   const signerFile = join(base, 'signer.json');
-  await mkdir(base, { recursive: true });
-  const deadline = Date.now() + (opts.timeoutMs ?? 240_000);
-  let built = false;
-  for (;;) {
-    if (await exists(done)) break;
-    try {
-      await mkdir(lock);
-    } catch {
-      // Another test file is building; a lock older than the deadline is stale (its builder died).
-      const age =
-        Date.now() -
-        (await stat(lock).then(
-          (s) => s.mtimeMs,
-          () => Date.now(),
-        ));
-      if (age > 300_000) await rm(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the release build in ${base}`);
-      await new Promise((r) => setTimeout(r, 500));
-      continue;
-    }
-    try {
-      if (!(await exists(signerFile))) await writeFile(signerFile, throwawaySigner(), { mode: 0o600 });
+  const { record, built } = await buildOnce(
+    base,
+    'release',
+    async () => {
+      await mkdir(base, { recursive: true });
+      const signer = await readFile(signerFile, 'utf8').catch(async () => {
+        const fresh = throwawaySigner();
+        await writeFile(signerFile, fresh, { mode: 0o600 });
+        return fresh;
+      });
       const release = await buildRelease({
         version: TEST_RELEASE_VERSION,
-        signer: signerFromJson(await readFile(signerFile, 'utf8')),
+        signer: signerFromJson(signer),
         outDir: join(base, 'dist'),
       });
-      await writeFile(done, JSON.stringify({ dir: release.dir, installer: release.installer }));
-      built = true;
-    } finally {
-      await rm(lock, { recursive: true, force: true });
-    }
-  }
-  const { dir, installer } = JSON.parse(await readFile(done, 'utf8')) as { dir: string; installer: string };
+      return { dir: release.dir, installer: release.installer };
+    },
+    opts.timeoutMs,
+  );
+  const { dir, installer } = record;
   const signed = SignedRelease.parse(JSON.parse(await readFile(join(dir, 'release.json'), 'utf8')));
   return { version: signed.release.version, arch: signed.release.arch, dir, installer, signed, signerFile, built };
 }
