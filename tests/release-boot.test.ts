@@ -4,9 +4,8 @@
  * systemd starts it runs the slot's agent with KIOSK_ROOT set — so over-the-air updates and rollback are on.
  * No root needed (a `--prefix` install does no useradd, chown or systemctl).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,23 +13,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BOOT_GUARD } from '../agent/updater-boot.js';
 import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, waitFor } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
+import { startInstalledAgent } from './helpers/installed-agent.js';
 
 const run = promisify(execFile);
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const execStart = (unit: string) => /^ExecStart=(.*)$/m.exec(unit)?.[1];
 
@@ -83,28 +72,13 @@ describe('installed kiosk starts through the boot guard', () => {
     );
     const { deviceId } = JSON.parse(await readFile(configFile, 'utf8')) as { deviceId: string };
 
-    const kioskPort = await freePort();
-    const agent: ChildProcess = spawn(guard, ['--config', configFile], {
-      env: {
-        ...env,
-        KIOSK_ROOT: home,
-        AGENT_DATA_DIR: join(prefix, 'var/lib/kiosk/data'),
-        AGENT_KIOSK_PORT: String(kioskPort),
-        AGENT_HEALTH_INTERVAL_MS: '1000',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    agent.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    cleanups.push(async () => {
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    });
+    const installed = await startInstalledAgent({ launcher: guard, configFile, prefix, env: { ...env, KIOSK_ROOT: home } });
+    cleanups.push(installed.kill);
+    const { child: agent, kioskPort } = installed;
+    const stderr = installed.stderr;
     const healthRows = () => server.db.prepare('SELECT count(*) FROM health WHERE device_id = ?').pluck().get(deviceId) as number;
     await waitFor(() => healthRows() >= 1 || agent.exitCode !== null, 'a health sample stored', 30_000);
-    expect(agent.exitCode, stderr).toBeNull();
+    expect(agent.exitCode, stderr()).toBeNull();
     // The guard exec'd the slot's agent on the slot's Node (same pid), with the release root in its environment.
     expect(await readlink(`/proc/${agent.pid}/exe`)).toBe(join(home, `releases/${rel.version}/runtime/node`));
     const environ = (await readFile(`/proc/${agent.pid}/environ`, 'utf8')).split('\0');
@@ -112,6 +86,6 @@ describe('installed kiosk starts through the boot guard', () => {
     expect((await fetch(`http://127.0.0.1:${kioskPort}/`)).status).toBe(200);
     agent.kill('SIGTERM');
     await waitFor(() => agent.exitCode !== null, 'agent stopped', 15_000);
-    expect(agent.exitCode, stderr).toBe(0);
+    expect(agent.exitCode, stderr()).toBe(0);
   }, 300_000);
 });

@@ -3,15 +3,15 @@
  * installed tree alone — its bundled Node, its bundled provisioning CLI and agent — enrolls against a real server and
  * reports health into its SQLite, and serves the kiosk page. Needs root (unshare); skipped with the reason otherwise.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, waitFor } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
+import { startInstalledAgent } from './helpers/installed-agent.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -25,17 +25,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function rssKb(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]));
@@ -93,32 +82,19 @@ describe.skipIf(!canUnshare)(
       const config = JSON.parse(await readFile(join(prefix, 'etc/kiosk/agent-config.json'), 'utf8')) as { deviceId: string };
 
       // Start the installed agent from the installed tree with its bundled Node.
-      const kioskPort = await freePort();
-      const agent: ChildProcess = spawn(
-        join(current, 'bin/kiosk-agent'),
-        ['--config', join(prefix, 'etc/kiosk/agent-config.json')],
-        {
-          env: {
-            ...env,
-            AGENT_DATA_DIR: join(prefix, 'var/lib/kiosk/data'),
-            AGENT_KIOSK_PORT: String(kioskPort),
-            AGENT_HEALTH_INTERVAL_MS: '1000',
-            LOG_LEVEL: 'warn',
-          },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      agent.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString();
+      const running = await startInstalledAgent({
+        launcher: join(current, 'bin/kiosk-agent'),
+        configFile: join(prefix, 'etc/kiosk/agent-config.json'),
+        prefix,
+        env,
       });
-      cleanups.push(async () => {
-        if (agent.exitCode === null) agent.kill('SIGKILL');
-      });
+      cleanups.push(running.kill);
+      const { child: agent, kioskPort } = running;
+      const stderr = running.stderr;
       const healthRows = () =>
         server.db.prepare('SELECT count(*) FROM health WHERE device_id = ?').pluck().get(config.deviceId) as number;
       await waitFor(() => healthRows() >= 2 || agent.exitCode !== null, 'two health samples stored', 30_000);
-      expect(agent.exitCode, stderr).toBeNull();
+      expect(agent.exitCode, stderr()).toBeNull();
       const page = await fetch(`http://127.0.0.1:${kioskPort}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<html');
