@@ -7,7 +7,6 @@
  * The run's whole log (server and agent, debug level) is then searched for the secrets it handled.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -22,23 +21,13 @@ import { testConfig } from '../server/config.js';
 import { createServer, type RunningServer } from '../server/create-server.js';
 import { HttpSession, waitFor } from '../server/testing/test-server.js';
 import { fixedHealth } from './helpers/agent-fixture.js';
+import { freePort } from './helpers/agent-test-net.js';
 
 let cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
   cleanups = [];
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const ADMIN_PASSWORD = 'restore-drill-admin-password';
 

@@ -12,7 +12,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
@@ -29,6 +28,7 @@ import {
   type TestServer,
   waitFor,
 } from '../server/testing/test-server.js';
+import { freePort } from './helpers/agent-test-net.js';
 import { testReleaseManifest } from './helpers/test-release.js';
 
 const REPO = join(import.meta.dirname, '..');
@@ -48,17 +48,6 @@ let admin: HttpSession;
 let work: string;
 let browser: Browser | null = null;
 const stops: Array<() => Promise<void>> = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function makeRelease(version: string): Promise<{ signed: SignedRelease; files: Map<string, Buffer> }> {
   const files = new Map<string, Buffer>([

@@ -5,7 +5,6 @@
  * refused unless the config allows it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { EnrollResponse } from '../protocol/index.js';
 import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, waitFor } from '../server/testing/test-server.js';
 import { loadTlsMaterial, tlsFiles } from '../server/tls/index.js';
 import { silent } from './helpers/agent-fixture.js';
+import { freePort } from './helpers/agent-test-net.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -25,16 +25,6 @@ afterEach(async () => {
 });
 
 /** A port free right now (the server's HTTPS port must be known before it starts, for PUBLIC_URL). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function enroll(server: Awaited<ReturnType<typeof startTestServer>>, serial: string): Promise<EnrollResponse> {
   const admin = new HttpSession(server.httpUrl);

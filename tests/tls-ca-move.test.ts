@@ -7,7 +7,6 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,24 +19,13 @@ import { createApiToken, insertUser } from '../server/auth/users-repo.js';
 import { startTestServer, type TestServer, waitFor } from '../server/testing/test-server.js';
 import { makeNextCa, switchToNextCa, tlsFiles } from '../server/tls/index.js';
 import { fixedHealth, silent } from './helpers/agent-fixture.js';
-import { startCuttableProxy } from './helpers/agent-test-net.js';
+import { freePort, startCuttableProxy } from './helpers/agent-test-net.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
   cleanups = [];
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 type Call = (method: string, path: string, body?: unknown) => Promise<Response>;
 function caller(baseUrl: string, token: string): Call {

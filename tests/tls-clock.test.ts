@@ -10,7 +10,6 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -24,6 +23,7 @@ import { checkServerIdentity } from '../protocol/tls-identity.js';
 import { addDevice, HttpSession, startTestServer, TEST_ADMIN_PASSWORD, waitFor } from '../server/testing/test-server.js';
 import { loadTlsMaterial, tlsFiles } from '../server/tls/index.js';
 import { fixedHealth, silent } from './helpers/agent-fixture.js';
+import { freePort } from './helpers/agent-test-net.js';
 
 const DAY_MS = 86_400_000;
 const NAMES = ['localhost', '127.0.0.1'];
@@ -33,17 +33,6 @@ afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
   cleanups = [];
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tls-clock-'));

@@ -9,7 +9,6 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,21 +18,11 @@ import { AgentConfigFile } from '../protocol/index.js';
 import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, waitFor } from '../server/testing/test-server.js';
 import { loadTlsMaterial } from '../server/tls/index.js';
 import { silent } from './helpers/agent-fixture.js';
+import { freePort } from './helpers/agent-test-net.js';
 
 let work: string;
 let server: TestServer;
 const forged: HttpsServer[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * An https server on localhost that is not the department's, counting the requests it receives. `impostor`: its

@@ -9,7 +9,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +16,11 @@ import { AgentConfigFile } from '../protocol/index.js';
 import { runCli } from '../provisioning/run-cli.js';
 import { startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../server/testing/test-server.js';
 import { loadTlsMaterial, makeNextCa, tlsFiles } from '../server/tls/index.js';
+import { freePort } from './helpers/agent-test-net.js';
 
 let work: string;
 let server: TestServer;
 let fingerprint: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];

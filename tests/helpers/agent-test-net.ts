@@ -1,6 +1,6 @@
 /**
  * Test-side network for agent tests: a real aedes broker (device auth = id:secret), an observer client that records
- * what devices publish, and a TCP proxy that can cut the agent's link to the broker.
+ * what devices publish, a TCP proxy that can cut the agent's link to the broker, and a free port for a child.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
@@ -121,4 +121,16 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A TCP port free on 127.0.0.1 now (for a child process that must be told its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

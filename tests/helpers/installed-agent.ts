@@ -4,19 +4,8 @@
  * kiosk port, a health sample a second, and its stderr kept for the assertions' messages.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './agent-test-net.js';
 
 export interface InstalledAgent {
   child: ChildProcess;
