@@ -68,6 +68,11 @@ export interface RunningServer {
 
 export interface CreateServerOptions {
   logger?: Logger;
+  /**
+   * The server can no longer keep its promise (the WAL's fsync failed: nothing more is acknowledged, and only a
+   * restart reads back what is really on disk). main.ts exits so the service manager restarts it.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /** The path of an upgrade request's target, without parsing it as a URL (`//`, `//@` are not URLs). */
@@ -110,6 +115,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
           metrics.ingestCommitSeconds.observe(durationMs / 1000);
           metrics.samplesCommitted.inc({}, weight);
         },
+        failed: (error) => options.onFatal?.(error),
       },
     );
     cleanups.unshift(() => writer.close());

@@ -6,7 +6,10 @@ let config: ReturnType<typeof loadConfig>;
 let server: Awaited<ReturnType<typeof createServer>>;
 try {
   config = loadConfig(process.env);
-  server = await createServer(config);
+  server = await createServer(config, {
+    // The ingest writer logged why at fatal level; exit 1 so systemd restarts the server on what is on disk.
+    onFatal: () => process.exit(1),
+  });
 } catch (error) {
   // A start-up failure (bad setting, port in use, unreadable data directory) is one line, not a stack trace.
   console.error(`The server could not start: ${(error as Error).message}`);

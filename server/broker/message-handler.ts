@@ -25,8 +25,12 @@ import type { GroupCommitWriter } from '../ingest/group-commit.js';
 export const CLOCK_SKEW_LIMIT_MS = 5 * 60_000;
 const SKEW_EVENT_EVERY_MS = 3_600_000;
 const BAD_PAYLOAD_LOG_EVERY_MS = 60_000;
-/** last_seen is written at most this often per device (presence needs no finer grain). */
-const TOUCH_EVERY_MS = 5_000;
+/**
+ * last_seen is written at most this often per device: presence is judged against OFFLINE_AFTER (≥ 1 h) and
+ * shown to the minute. Each write moves the device's row and its index entries (random pages: at 10 000 kiosks
+ * nearly every touch dirties pages of its own, docs/performance.md "What costs per connection").
+ */
+const TOUCH_EVERY_MS = 60_000;
 
 export interface MessageHandlerDeps {
   writer: GroupCommitWriter;

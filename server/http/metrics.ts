@@ -103,7 +103,7 @@ export function createServerMetrics() {
     }),
     ingestCommitSeconds: new Histogram({
       name: 'fleet_ingest_commit_seconds',
-      help: 'Time to write and commit one group-commit transaction',
+      help: 'Time from the start of a group-commit transaction until it is durable (written, committed, fsynced)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),

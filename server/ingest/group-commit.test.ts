@@ -1,3 +1,6 @@
+import { fdatasync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../db/open-database.js';
@@ -75,5 +78,93 @@ describe('GroupCommitWriter', () => {
     expect(rows()).toBe(40);
     expect(writer.depth).toBe(0);
     expect(writer.isFull).toBe(false);
+  });
+});
+
+describe('GroupCommitWriter on a WAL database file: the fsync off the event loop', () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A file database, and an fdatasync the test releases by hand (the real one underneath). */
+  function fileSetup(fail = false) {
+    dir = mkdtempSync(join(tmpdir(), 'group-commit-'));
+    db = openDatabase(join(dir, 'fleet.db'));
+    db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
+    const syncs: Array<() => void> = [];
+    const failures: Error[] = [];
+    const durable: number[] = [];
+    const writer = new GroupCommitWriter(
+      db,
+      { maxBatch: 100, maxDelayMs: 1, queueLimit: 1000 },
+      log,
+      { committed: (b) => durable.push(b.ops), failed: (e) => failures.push(e) },
+      {
+        fdatasync: (fd, done) =>
+          syncs.push(() =>
+            fail ? done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) : fdatasync(fd, done),
+          ),
+      },
+    );
+    const insert = db.prepare('INSERT INTO t (k) VALUES (?)');
+    const rows = () => db.prepare('SELECT count(*) FROM t').pluck().get() as number;
+    return { writer, insert, rows, syncs, failures, durable };
+  }
+  const settled = (p: Promise<unknown>) =>
+    Promise.race([
+      p.then(
+        () => 'resolved',
+        () => 'rejected',
+      ),
+      new Promise((r) => setTimeout(() => r('pending'), 20)),
+    ]);
+
+  it('settles a batch only after its fsync returned, and commits the next batches meanwhile under one fsync', async () => {
+    const { writer, insert, rows, syncs, durable } = fileSetup();
+    const first = writer.submit(1, () => insert.run(1));
+    writer.flushNow();
+    expect(rows()).toBe(1); // committed (in the WAL) …
+    expect(syncs).toHaveLength(1);
+    expect(await settled(first)).toBe('pending'); // … but not acknowledged before its fsync
+    // While that fsync is in flight the event loop goes on: two more batches commit and wait for the next fsync.
+    const second = writer.submit(1, () => insert.run(2));
+    writer.flushNow();
+    const third = writer.submit(1, () => insert.run(3));
+    writer.flushNow();
+    expect(rows()).toBe(3);
+    expect(syncs).toHaveLength(1);
+    syncs.shift()?.();
+    await first;
+    expect(await settled(second)).toBe('pending');
+    expect(syncs).toHaveLength(1); // one fsync for both batches committed meanwhile
+    syncs.shift()?.();
+    await Promise.all([second, third]);
+    expect(durable).toEqual([1, 1, 1]);
+    // The connection is back at FULL for every other writer (registry, commands: their commits fsync inline).
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('refuses the batch of a failed fsync and every later write, and reports the failure once', async () => {
+    const { writer, insert, syncs, failures } = fileSetup(true);
+    const first = writer.submit(1, () => insert.run(1));
+    writer.flushNow();
+    const second = writer.submit(1, () => insert.run(2));
+    writer.flushNow();
+    syncs.shift()?.();
+    await expect(first).rejects.toThrow(/fsync of the database's write-ahead log failed \(EIO/);
+    await expect(second).rejects.toThrow(/fsync/);
+    await expect(writer.submit(1, () => insert.run(3))).rejects.toThrow(/fsync/);
+    expect(failures).toHaveLength(1);
+    expect(syncs).toHaveLength(0); // never retried: a later fsync's success would prove nothing
+  });
+
+  it('fsyncs on close what is still waiting for its fsync, so shutdown acknowledges it', async () => {
+    const { writer, insert, rows, syncs } = fileSetup();
+    const first = writer.submit(1, () => insert.run(1));
+    writer.flushNow();
+    const second = writer.submit(1, () => insert.run(2)); // still queued
+    expect(syncs).toHaveLength(1); // the first fsync never returns
+    writer.close();
+    await Promise.all([first, second]);
+    expect(rows()).toBe(2);
   });
 });

@@ -6,9 +6,14 @@
  * outside the queue (their publishes stay unacknowledged, and the broker stops reading device sockets while
  * `isFull`) until commits make room; and past `waitingLimit` units waiting, `submit` refuses at once with
  * `IngestQueueFullError` instead of holding ever more unwritten data.
+ *
+ * On a database file in WAL mode with `synchronous = FULL` the batch commits with `synchronous = NORMAL` and its
+ * fsync runs on the thread pool (wal-sync.ts): the event loop goes on reading devices and writing the next batch
+ * meanwhile, and the batch's writes settle when the fsync returned. An in-memory database commits inline.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/open-database.js';
+import { WalSync, type WalSyncOptions } from './wal-sync.js';
 
 export interface GroupCommitOptions {
   maxBatch: number;
@@ -27,7 +32,10 @@ export class IngestQueueFullError extends Error {
 }
 
 export interface CommitObserver {
+  /** A batch is durable: `durationMs` from the start of its transaction to the end of its fsync. */
   committed(batch: { ops: number; weight: number; durationMs: number }): void;
+  /** The WAL's fsync failed: nothing more is acknowledged; the owner should stop the process (wal-sync.ts). */
+  failed?(error: Error): void;
 }
 
 interface Entry {
@@ -45,15 +53,30 @@ export class GroupCommitWriter {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
+  private syncFailureReported = false;
   private readonly runOne: (write: () => void) => void;
   private readonly runBatch: (entries: Entry[]) => Array<Error | null>;
+  /** Set when commits are fsynced off the event loop (a WAL database file at synchronous FULL). */
+  private readonly walSync: WalSync | null = null;
+  private readonly relaxSync: (() => void) | null = null;
+  private readonly restoreSync: (() => void) | null = null;
 
   constructor(
     db: Database,
     private readonly options: GroupCommitOptions,
     private readonly log: Logger,
     private readonly observer: CommitObserver = { committed: () => {} },
+    syncOptions?: WalSyncOptions,
   ) {
+    const synchronous = db.pragma('synchronous', { simple: true }) as number;
+    const journal = db.pragma('journal_mode', { simple: true }) as string;
+    if (!db.memory && journal === 'wal' && synchronous >= 2) {
+      this.walSync = WalSync.forDatabase(db.name, syncOptions);
+      const relax = db.prepare('PRAGMA synchronous = NORMAL');
+      const restore = db.prepare(`PRAGMA synchronous = ${synchronous}`);
+      this.relaxSync = () => relax.run();
+      this.restoreSync = () => restore.run();
+    }
     // Inside the batch, each write runs in its own savepoint: one failing write (say, a row for a device
     // deleted meanwhile) is rolled back alone and reported to its submitter, the rest still commit.
     this.runOne = db.transaction((write: () => void) => write());
@@ -161,32 +184,61 @@ export class GroupCommitWriter {
   }
 
   private commit(batch: Entry[]): void {
+    const failed = this.walSync?.failed;
+    if (failed) {
+      for (const entry of batch) entry.reject(failed);
+      return;
+    }
     const started = performance.now();
     let results: Array<Error | null>;
     try {
-      results = this.runBatch(batch);
+      this.relaxSync?.();
+      try {
+        results = this.runBatch(batch);
+      } finally {
+        this.restoreSync?.();
+      }
     } catch (error) {
       // The commit itself failed (disk full, I/O error): nobody is acknowledged; devices will retransmit.
       this.log.error({ err: error, ops: batch.length }, 'group commit failed');
       for (const entry of batch) entry.reject(error as Error);
       return;
     }
-    const durationMs = performance.now() - started;
-    this.observer.committed({ ops: batch.length, weight: batch.reduce((s, e) => s + e.weight, 0), durationMs });
-    batch.forEach((entry, i) => {
-      const error = results[i];
-      if (error) entry.reject(error);
-      else entry.resolve();
+    const settle = (syncError: Error | null) => {
+      if (syncError) {
+        for (const entry of batch) entry.reject(syncError);
+        return;
+      }
+      const durationMs = performance.now() - started;
+      this.observer.committed({ ops: batch.length, weight: batch.reduce((s, e) => s + e.weight, 0), durationMs });
+      batch.forEach((entry, i) => {
+        const error = results[i];
+        if (error) entry.reject(error);
+        else entry.resolve();
+      });
+    };
+    if (!this.walSync) {
+      settle(null);
+      return;
+    }
+    this.walSync.whenDurable((syncError) => {
+      if (syncError && !this.syncFailureReported) {
+        this.syncFailureReported = true;
+        this.log.fatal({ err: syncError }, 'ingest: fsync of the WAL failed; no device data is acknowledged any more');
+        this.observer.failed?.(syncError);
+      }
+      settle(syncError);
     });
   }
 
-  /** Commits everything still queued (waiting ones included), then refuses new writes. */
+  /** Commits everything still queued (waiting ones included) and fsyncs it, then refuses new writes. */
   close(): void {
     while (this.pending.length > 0 || this.waiting.length > 0) {
       while (this.waiting.length > 0) this.admit(this.takeWaiting());
       this.closed = true;
       this.flushNow();
     }
+    this.walSync?.close();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);

@@ -1,0 +1,152 @@
+/**
+ * DESIGN §5, issue 18: the group commit's fsync does not run on the event loop. The real server (tsx
+ * server/main.ts, a SQLite file in WAL mode at synchronous FULL) runs under strace, devices publish QoS 1 health
+ * over mqtt.js, and every fsync/fdatasync of `fleet.db-wal` made while the samples were acknowledged is counted
+ * by the thread that made it: none may be the main thread (the one that executed node), some must be made (on
+ * libuv's thread pool) — and every sample acknowledged is in the database. Before this change SQLite fsynced the
+ * WAL inside COMMIT, on the main thread, once per batch.
+ *
+ * Needs strace (Debian's package, installed by tools/ensure-system-packages.sh) and ptrace: skipped with the
+ * reason otherwise.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { topics } from '../protocol/index.js';
+import { openDatabase } from '../server/db/open-database.js';
+import { seedReferenceData } from '../server/db/seed.js';
+import { registerDevice } from '../server/registry/devices-repo.js';
+import { connectDevice, healthSample } from '../server/testing/test-server.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const straceMissing = spawnSync('strace', ['-V']).error ? 'strace is not installed' : null;
+const dataDir = mkdtempSync(join(tmpdir(), 'fleet-fsync-'));
+const traceFile = join(dataDir, 'strace.txt');
+let child: ChildProcess | null = null;
+
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startTracedServer(): Promise<string> {
+  // -f: every thread; -y: the path of each descriptor; -ttt: wall-clock time of each call, to cut the window.
+  const traced = spawn(
+    'strace',
+    [
+      '-f',
+      '--seccomp-bpf',
+      '-qq',
+      '-y',
+      '-ttt',
+      '-e',
+      'trace=execve,fsync,fdatasync',
+      '-o',
+      traceFile,
+      process.execPath,
+      '--import',
+      'tsx',
+      'server/main.ts',
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: '0',
+        MQTTS_PORT: '0',
+        HTTPS_PORT: '0',
+        ADMIN_PASSWORD: 'fsync-test-admin',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child = traced;
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}\n${err}`)), 60_000);
+    traced.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    traced.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /MQTT \(TCP\)\s+(mqtt:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise(match[1] as string);
+      }
+    });
+    traced.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+}
+
+describe.skipIf(straceMissing)(
+  `the ingest fsync off the event loop${straceMissing ? ` (skipped: ${straceMissing})` : ''}`,
+  () => {
+    it('acknowledges health with the WAL fsynced by the thread pool, never by the main thread', async () => {
+      const setup = openDatabase(join(dataDir, 'fleet.db'));
+      seedReferenceData(setup);
+      const ids = ['fsync-0', 'fsync-1', 'fsync-2', 'fsync-3'];
+      for (const id of ids) registerDevice(setup, { id, secret: `secret-${id}-0123456789`, siteId: 'gl-c-iao' });
+      setup.close();
+
+      const url = await startTracedServer();
+      const clients = await Promise.all(ids.map((id) => connectDevice(url, id, `secret-${id}-0123456789`)));
+      // The presence writes of the connects (their own transactions, fsynced inline at FULL) come first.
+      await new Promise((r) => setTimeout(r, 500));
+      const from = Date.now() / 1000;
+      // 4 devices × 40 QoS 1 publishes, a few ms apart: many group commits, each acknowledged only once durable.
+      const T0 = Date.now();
+      for (let seq = 1; seq <= 40; seq++) {
+        await Promise.all(
+          clients.map((client, i) =>
+            client.publishAsync(topics.health(ids[i] as string), JSON.stringify({ samples: [healthSample(seq, T0 + seq)] }), {
+              qos: 1,
+            }),
+          ),
+        );
+      }
+      const to = Date.now() / 1000;
+      for (const client of clients) await client.endAsync();
+      // The node process's main thread is the one that executed node (strace's own child); stop it, not strace
+      // (strace would detach and leave the server running).
+      const mainThread = () =>
+        readFileSync(traceFile, 'utf8')
+          .split('\n')
+          .find((l) => /execve\(/.test(l) && / = 0$/.test(l))
+          ?.split(/\s+/)[0];
+      const main = mainThread();
+      expect(main, 'the main thread in the trace').toBeTruthy();
+      const exited = new Promise((r) => child?.once('exit', r));
+      process.kill(Number(main), 'SIGTERM');
+      await exited;
+
+      const check = openDatabase(join(dataDir, 'fleet.db'));
+      expect(check.prepare('SELECT count(*) FROM health').pluck().get()).toBe(160);
+      check.close();
+
+      const lines = readFileSync(traceFile, 'utf8').split('\n');
+      const walSyncs = lines
+        .map((l) => /^(\d+)\s+([\d.]+)\s+f(?:data)?sync\(\d+<([^>]+)>\)\s+= 0/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null && (m[3] as string).endsWith('fleet.db-wal'))
+        .filter((m) => Number(m[2]) >= from && Number(m[2]) <= to);
+      const onMain = walSyncs.filter((m) => m[1] === main);
+      const onPool = walSyncs.filter((m) => m[1] !== main);
+      expect(onPool.length, 'WAL fsyncs made by the thread pool while the samples were acknowledged').toBeGreaterThan(0);
+      expect(
+        onMain.map((m) => m[0]),
+        'WAL fsyncs made by the main thread (the event loop) while ingesting',
+      ).toEqual([]);
+    }, 120_000);
+  },
+);
