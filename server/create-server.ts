@@ -30,6 +30,7 @@ import { createServerMetrics } from './http/metrics.js';
 import { originFormOnly } from './http/request-target.js';
 import type { FleetControl, RouteDeps, ServerUrls } from './http/route-deps.js';
 import { routeModules } from './http/routes.js';
+import { startCheckpointer } from './ingest/checkpointer.js';
 import { createDeviceDataRepo } from './ingest/device-data-repo.js';
 import { GroupCommitWriter } from './ingest/group-commit.js';
 import { createMaintenance } from './ingest/maintenance.js';
@@ -92,11 +93,10 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   mkdirSync(config.DATA_DIR, { recursive: true });
   const dbFile = join(config.DATA_DIR, 'fleet.db');
   const db = openDatabase(dbFile);
-  const cleanups: Array<() => Promise<void> | void> = [
-    () => {
-      db.close();
-    },
-  ];
+  const closeDb = (): void => {
+    db.close();
+  };
+  const cleanups: Array<() => Promise<void> | void> = [closeDb];
   try {
     const seeded = seedReferenceData(db);
     if (seeded.sites || seeded.plans) log.info(seeded, 'seeded reference data');
@@ -119,6 +119,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       },
     );
     cleanups.unshift(() => writer.close());
+    const checkpointer = await startCheckpointer(db, log.child({ module: 'checkpoint' }));
+    // Stopped after the writer's last commit, before the database closes (which checkpoints what is left).
+    cleanups.splice(cleanups.indexOf(closeDb), 0, () => checkpointer.close());
     const data = createDeviceDataRepo(db);
     let releases: ReleaseService | null = null;
     const messages = createMessageHandler({

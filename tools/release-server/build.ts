@@ -35,7 +35,7 @@ import { SERVER_ENTRY_POINTS, SERVER_RELEASE_FORMAT, type ServerReleaseManifest 
  * `new URL(import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.mjs', import.meta.url)`.
  * (server/backup/backup.ts runs its integrity check in an `eval` worker: nothing to list.) Add new ones here.
  */
-export const SERVER_WORKER_ENTRIES: readonly string[] = [];
+export const SERVER_WORKER_ENTRIES: readonly string[] = ['server/ingest/checkpointer-worker.ts'];
 
 /** Files the server reads at run time, copied to the same place in the release. */
 const SERVER_ASSETS: readonly string[] = [

@@ -1,0 +1,37 @@
+/**
+ * The checkpointer thread (server/ingest/checkpointer.ts): its own connection to `fleet.db`, a PASSIVE checkpoint
+ * every `intervalMs` — pages copied from the WAL into the database and both files fsynced here, not on the event
+ * loop. PASSIVE never waits for a lock and never blocks the server's writers or readers.
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import type { CheckpointerData, FromCheckpointer } from './checkpointer.js';
+
+const { file, intervalMs } = workerData as CheckpointerData;
+const port = parentPort;
+if (!port) throw new Error('checkpointer-worker.ts runs as a worker thread (server/ingest/checkpointer.ts)');
+const db = new BetterSqlite3(file, { fileMustExist: true });
+// FULL: the checkpoint fsyncs the WAL before it copies and the database after, so a power cut mid-way loses nothing.
+db.pragma('synchronous = FULL');
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+
+const totals: Extract<FromCheckpointer, { type: 'stats' }> = { type: 'stats', runs: 0, pages: 0, ms: 0 };
+const timer = setInterval(() => {
+  const started = performance.now();
+  const { checkpointed } = checkpoint.get() as { busy: number; log: number; checkpointed: number };
+  totals.runs++;
+  totals.pages += Math.max(0, checkpointed);
+  totals.ms += performance.now() - started;
+}, intervalMs);
+
+port.on('message', (message: 'stats' | 'close') => {
+  if (message === 'stats') port.postMessage(totals);
+  else {
+    clearInterval(timer);
+    db.close();
+    port.postMessage({ type: 'closed' } satisfies FromCheckpointer);
+    port.close();
+  }
+});
+port.postMessage({ type: 'ready' } satisfies FromCheckpointer);
