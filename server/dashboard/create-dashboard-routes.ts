@@ -11,7 +11,7 @@ import type { Database } from '../db/open-database.js';
 import { NotFoundError } from '../errors.js';
 import { query } from '../http/validate.js';
 import { ALERT_TYPES, alertsPage } from './alerts.js';
-import { createDashboardRepo, SITE_SORTS, SITE_STATES } from './dashboard-repo.js';
+import { createDashboardRepo, SITE_SORTS, SITE_STATES, STATE_BY_RANK } from './dashboard-repo.js';
 import { createMapBase } from './map-base.js';
 import { createStaticFiles } from './static-files.js';
 
@@ -123,26 +123,63 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
     c.json(DistrictsOut.parse({ districts: repo.districts() } satisfies DistrictsOut)),
   );
 
-  // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small. Typed by its
-  // schema, not parsed per request (parsing 10 000 rows costs more than the read; the sites table's CHECK keeps
-  // `kind` a SiteKind); tests/dashboard-api-shapes.test.ts parses it.
+  // Compact rows (arrays, not objects): the map draws every site and 10 000 of them must stay small. The body is
+  // written as text: each site's fixed part (id, names, kind, coordinates) serialized once per registry version
+  // (repo.mapSites() returns the same array until the registry changes), its state and problems appended per
+  // request, and the whole body (encoded once) reused while every state and problem count is what it was; its ETag
+  // names that body, so a browser polling with If-None-Match gets 304 and no body. Not parsed per request (that
+  // costs more than the read; the sites table's CHECK keeps `kind` a SiteKind): tests/dashboard-api-shapes.test.ts
+  // and tests/dashboard-map-route.test.ts parse it.
+  // Unique per process start and route instance: an ETag from before a restart never matches.
+  const mapEtagPrefix = `map-${process.pid.toString(36)}-${Date.now().toString(36)}-${++mapRouteInstances}`;
+  let mapBodies = 0;
+  const utf8 = new TextEncoder();
+  let mapText: {
+    sites: readonly unknown[];
+    fixed: string[];
+    ranks: Uint8Array;
+    problems: Uint32Array;
+    body: Uint8Array<ArrayBuffer>;
+    etag: string;
+  } | null = null;
   app.get('/api/v1/dashboard/map', canRead, (c) => {
     const at = now();
-    const rows = repo.mapPoints(at - offlineAfterMs, at);
-    return c.json({
-      columns: [...MAP_COLUMNS],
-      sites: rows.map((r) => [
-        r.id,
-        r.name,
-        r.kind as SiteKind,
-        r.districtName,
-        r.communeName,
-        r.lat,
-        r.lon,
-        r.state,
-        r.problems,
-      ]),
-    } satisfies MapOut);
+    const sites = repo.mapSites();
+    const { ranks, problems } = repo.mapFigures(sites, at - offlineAfterMs, at);
+    if (mapText?.sites !== sites)
+      mapText = {
+        sites,
+        fixed: sites.map((r) => {
+          const row: MapOut['sites'][number] = [
+            r.id,
+            r.name,
+            r.kind as SiteKind,
+            r.district_name,
+            r.commune_name,
+            r.lat,
+            r.lon,
+            'none',
+            0,
+          ];
+          // `[id,…,lon,` — the row without its last two values and closing bracket.
+          return `${JSON.stringify(row.slice(0, 7)).slice(0, -1)},`;
+        }),
+        ranks: new Uint8Array(0),
+        problems: new Uint32Array(0),
+        body: new Uint8Array(0),
+        etag: '',
+      };
+    const m = mapText;
+    if (m.etag === '' || !sameFigures(m.ranks, ranks) || !sameFigures(m.problems, problems)) {
+      const rows = m.fixed.map((fixed, i) => `${fixed}"${STATE_BY_RANK[ranks[i] ?? 0]}",${problems[i]}]`);
+      m.body = utf8.encode(`{"columns":${JSON.stringify(MAP_COLUMNS)},"sites":[${rows.join(',')}]}`);
+      m.ranks = ranks;
+      m.problems = problems;
+      m.etag = `"${mapEtagPrefix}-${++mapBodies}"`;
+    }
+    const headers = { 'content-type': 'application/json', etag: m.etag, 'cache-control': 'private, no-cache' };
+    if (c.req.header('if-none-match') === m.etag) return c.body(null, 304, headers);
+    return c.body(m.body, 200, headers);
   });
 
   // The base map (no internet): country outlines and borders, projected once on the first request; the sites with
@@ -176,4 +213,12 @@ export function createDashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Ho
   });
 
   return app;
+}
+
+let mapRouteInstances = 0;
+
+function sameFigures(a: Uint8Array | Uint32Array, b: Uint8Array | Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

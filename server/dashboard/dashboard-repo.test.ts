@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../db/open-database.js';
 import { seedReferenceData } from '../db/seed.js';
+import { createDeviceDataRepo } from '../ingest/device-data-repo.js';
 import { registerDevice } from '../registry/devices-repo.js';
 import { currentAlerts } from './alerts.js';
 import { createDashboardRepo, type SiteQuery } from './dashboard-repo.js';
@@ -203,5 +204,53 @@ describe('alerts', () => {
     db.prepare(`UPDATE device_sync SET state = 'applied', failures = 0 WHERE device_id = 'k-s-iao'`).run();
     const types = currentAlerts(createDashboardRepo(db), NOW, OFFLINE_AFTER).map((a) => `${a.type}:${a.deviceId}`);
     expect(types).toEqual(['not_synced:k-iamo', 'clock_skew:k-iamo']);
+  });
+});
+
+describe('the per-site summary kept between requests (migration 309)', () => {
+  const version = () => db.prepare('SELECT version FROM dashboard_summary_state').pluck().get() as number;
+  const states = (repo: ReturnType<typeof createDashboardRepo>, at: number, ids: string[]) => {
+    const points = new Map(repo.mapPoints(at - OFFLINE_AFTER, at).map((p) => [p.id, `${p.state}/${p.problems}`]));
+    return ids.map((id) => points.get(id));
+  };
+
+  it('follows the clock with no write: a device going silent, one starting and one stopping to count', () => {
+    // Ia Chía: a kiosk equipped two hours from now; Lệ Thanh station: one whose decommissioning is dated in 5 h.
+    device('k-later', 'gl-c-iachia', { lastSeen: NOW, equippedAt: NOW + 2 * HOUR });
+    device('k-leaving', 'gl-s-lethanh', { lastSeen: NOW });
+    db.prepare(`UPDATE devices SET decommissioned_at = ? WHERE id = 'k-leaving'`).run(NOW + 5 * HOUR);
+    const repo = createDashboardRepo(db);
+    const ids = ['gl-c-iao', 'gl-c-iachia', 'gl-s-lethanh'];
+    const before = version();
+    expect(states(repo, NOW, ids)).toEqual(['operational/0', 'planned/0', 'operational/0']);
+    expect(states(repo, NOW + 3 * HOUR, ids)).toEqual(['operational/0', 'operational/0', 'operational/0']);
+    expect(states(repo, NOW + 6 * HOUR, ids)).toEqual(['operational/0', 'operational/0', 'planned/0']);
+    // k-iao was last seen at NOW - 1 h: offline once OFFLINE_AFTER has passed since.
+    expect(states(repo, NOW + 23 * HOUR + 1, ids)).toEqual(['equipped/1', 'operational/0', 'planned/0']);
+    expect(states(repo, NOW + 24 * HOUR + 1, ids)).toEqual(['equipped/1', 'equipped/1', 'planned/1']);
+    expect(version()).toBe(before);
+    // The same instants read afresh (a new repository, nothing kept) agree.
+    expect(states(createDashboardRepo(db), NOW + 6 * HOUR, ids)).toEqual(['operational/0', 'operational/0', 'planned/0']);
+    expect(states(repo, NOW + 6 * HOUR, ids)).toEqual(['operational/0', 'operational/0', 'planned/0']);
+  });
+
+  it('is left alone by heartbeats of online kiosks, and sees one that comes back, written by another connection', () => {
+    const repo = createDashboardRepo(db);
+    const data = createDeviceDataRepo(db);
+    expect(states(repo, NOW, ['gl-c-iao', 'gl-s-iao'])).toEqual(['operational/0', 'equipped/2']);
+    const before = version();
+    for (let i = 1; i <= 5; i++) data.touch('k-iao', NOW + i * 5_000);
+    expect(version()).toBe(before);
+    expect(states(repo, NOW + 30_000, ['gl-c-iao', 'gl-s-iao'])).toEqual(['operational/0', 'equipped/2']);
+    // k-s-iao, silent for two days, reports again through a second connection (another writer).
+    const other = openDatabase(join(dir, 'fleet.db'));
+    try {
+      createDeviceDataRepo(other).touch('k-s-iao', NOW + 60_000);
+    } finally {
+      other.close();
+    }
+    expect(version()).toBe(before + 1);
+    // Operational again; its three failed downloads are still a problem.
+    expect(states(repo, NOW + 60_000, ['gl-c-iao', 'gl-s-iao'])).toEqual(['operational/0', 'operational/1']);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The dashboard's own reads: the district → commune → site table (one page at a time), the map's points and
- * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter. Nothing reads
- * every device's rows per request except one summary pass over the covering index devices_progress (the map, the
- * table's sorts by a device figure and its state filters: a state depends on the instant); alerts read what
- * migration 308 keeps and indexes (tests/dashboard-incremental.test.ts holds both equal to a full recompute).
+ * the rows alerts are made of. Prepared once per factory call; every value is a bound parameter. The per-site
+ * summary (the map, the table's sorts by a device figure and its state filters) is kept between requests and
+ * brought forward in time by the devices that went silent since (migration 309 says when it must be recounted);
+ * alerts read what migration 308 keeps and indexes. tests/dashboard-incremental.test.ts holds both equal to a
+ * full recompute. Only the sort by last seen (every heartbeat moves it) still reads every device per request.
  */
 import { SITE_STATES } from '../../protocol/constants.js';
 import { countsNowSql, syncProblemSql } from '../coverage/fleet-rules.js';
@@ -87,6 +88,18 @@ interface SiteSummary {
   problems: number;
 }
 
+/** A site's device counts at an instant, what its state and problems are made of (kept between requests). */
+interface SiteCounts {
+  /** Its devices, decommissioned ones apart. */
+  devices: number;
+  /** Those that count now (fleet-rules.ts). */
+  counting: number;
+  /** Those that count now and were seen at or after the OFFLINE_AFTER cutoff. */
+  countingOnline: number;
+  /** Active devices never seen or seen before the cutoff. */
+  offline: number;
+}
+
 /** The table's sorts by a device figure, and the figure. */
 const FIGURE_SORTS: Partial<Record<SiteSort, keyof SiteSummary>> = {
   devices: 'devices',
@@ -125,7 +138,8 @@ function byNames(sort: keyof typeof NAME_KEYS, dir: 'asc' | 'desc') {
   };
 }
 
-const STATE_BY_RANK: SiteState[] = ['none', 'planned', 'equipped', 'operational'];
+/** A site's state by its rank (mapFigures): none 0, planned 1, equipped 2, operational 3. */
+export const STATE_BY_RANK: readonly SiteState[] = ['none', 'planned', 'equipped', 'operational'];
 const RANK_BY_STATE: Record<SiteState, number> = { none: 0, planned: 1, equipped: 2, operational: 3 };
 
 interface DeviceFigures {
@@ -311,38 +325,165 @@ export function createDashboardRepo(db: Database) {
         },
       ]),
     ) as never;
-  // What the map and the table's sorts and state filters need of every site, in one pass over the covering index
-  // devices_progress: the site's state rank (the best of its devices: 3 counting and seen within OFFLINE_AFTER,
-  // 2 counting, 1 registered or not counting), its offline devices, devices and last seen — the same rules as
-  // deviceFigures above, which gives a page's rows all their figures.
-  const siteSummary = db
+  // The table sorted by last seen: every site's newest last_seen, which every heartbeat moves, in one pass over the
+  // covering index devices_progress (the summary kept below does not follow heartbeats of online devices).
+  const siteLastSeen = db
     .prepare(`
-    SELECT dv.site_id, count(*) AS devices, max(dv.last_seen) AS last_seen,
-      max(CASE WHEN dv.status <> 'active' THEN 1 WHEN ${countsNowSql('dv')} THEN 2 + ifnull(dv.last_seen >= @onlineSince, 0)
-               ELSE 1 END) AS state_rank,
-      sum(dv.status = 'active' AND (dv.last_seen IS NULL OR dv.last_seen < @onlineSince)) AS offline
+    SELECT dv.site_id, count(*) AS devices, max(dv.last_seen) AS last_seen
     FROM devices dv
     WHERE dv.site_id IS NOT NULL AND dv.status <> 'decommissioned'
     GROUP BY dv.site_id`)
     .raw();
+  // The per-site counts a site's state and problems are made of, at an instant (the same rules as deviceFigures,
+  // which gives a page's rows all their figures), in one pass over devices_progress; with, per site, the first
+  // instant after @now at which one of its devices starts or stops counting (fleet-rules.ts): until then only
+  // OFFLINE_AFTER moves the counts.
+  const countsSql = (scope: string) => `
+    SELECT site_id, count(*), sum(c), sum(c AND last_seen >= @onlineSince),
+      sum(status = 'active' AND (last_seen IS NULL OR last_seen < @onlineSince)),
+      min(CASE WHEN status = 'active' AND max(first_seen, equipped_at) > @now THEN max(first_seen, equipped_at) END),
+      min(CASE WHEN status = 'active' AND decommissioned_at > @now THEN decommissioned_at END)
+    FROM (SELECT site_id, status, last_seen, first_seen, equipped_at, decommissioned_at, ${countsNowSql()} AS c
+          FROM devices WHERE site_id IS NOT NULL AND status <> 'decommissioned' ${scope})
+    GROUP BY site_id`;
+  const countsPass = db.prepare(countsSql('')).raw();
+  // The same for a few sites (seeks in devices_progress by site).
+  const countsOf = db.prepare(countsSql('AND site_id IN (SELECT value FROM json_each(@ids))')).raw();
+  // The sites writes concerned since a version (migration 309).
+  const dirtySince = db.prepare('SELECT site_id FROM dashboard_summary_dirty WHERE version > ?').pluck();
+  // The active devices whose last seen lies in [@from, @to): online at the cutoff @from, offline at @to (the
+  // dashboard_offline index of migration 308, by last seen), and whether each counts at @now.
+  const wentSilent = db
+    .prepare(`
+    SELECT dv.site_id, ${countsNowSql('dv')} FROM devices dv INDEXED BY dashboard_offline
+    WHERE dv.status = 'active' AND dv.last_seen >= @from AND dv.last_seen < @to AND dv.site_id IS NOT NULL`)
+    .raw();
+  const summaryState = db.prepare('SELECT version, seen_cutoff FROM dashboard_summary_state WHERE id = 1').raw();
+  const raiseCutoff = db.prepare('UPDATE dashboard_summary_state SET seen_cutoff = max(seen_cutoff, @cutoff) WHERE id = 1');
 
-  /** Every site's summary (sites without devices are absent): rank, problems, devices, last seen. */
-  function summaries(onlineSince: number, now: number): Map<string, SiteSummary> {
-    const params = { onlineSince, now };
-    const failing = new Map(
-      (failingAll.all(params) as { site_id: string; sync_failing: number }[]).map((r) => [r.site_id, r.sync_failing]),
-    );
-    const out = new Map<string, SiteSummary>();
-    // Rows as arrays (raw): 10 000 of them, read once.
-    for (const [site, devices, lastSeen, rank, offline] of siteSummary.all(params) as [
-      string,
-      number,
-      number | null,
-      number,
-      number,
-    ][])
-      out.set(site, { devices, last_seen: lastSeen, state_rank: rank, problems: offline + (failing.get(site) ?? 0) });
-    return out;
+  /**
+   * The counts of every site at (onlineSince, now), kept between requests (migration 309): for a later instant
+   * with the same OFFLINE_AFTER, before any device starts or stops counting, brought forward by the devices that
+   * went silent in between and by recounting the sites that writes since `version` concerned.
+   */
+  let kept: {
+    version: number;
+    offset: number;
+    onlineSince: number;
+    now: number;
+    /** The first instant after `now` at which a device starts or stops counting. */
+    until: number;
+    sites: Map<string, SiteCounts>;
+  } | null = null;
+  /** What this process last read or wrote of seen_cutoff (it only grows). */
+  let cutoff = Number.NEGATIVE_INFINITY;
+
+  /** The counts of every site (`ids` null) or of those sites at the instant, and the first instant after it at
+   * which one of their devices starts or stops counting. */
+  function recount(
+    onlineSince: number,
+    now: number,
+    ids: string[] | null,
+    sites = new Map<string, SiteCounts>(),
+  ): { until: number; sites: Map<string, SiteCounts> } {
+    let until = Number.POSITIVE_INFINITY;
+    const rows = (
+      ids === null ? countsPass.all({ onlineSince, now }) : countsOf.all({ onlineSince, now, ids: JSON.stringify(ids) })
+    ) as [string, number, number, number | null, number, number | null, number | null][];
+    for (const id of ids ?? []) sites.delete(id);
+    for (const [site, devices, counting, countingOnline, offline, starts, stops] of rows) {
+      sites.set(site, { devices, counting, countingOnline: countingOnline ?? 0, offline });
+      if (starts !== null && starts < until) until = starts;
+      if (stops !== null && stops < until) until = stops;
+    }
+    return { until, sites };
+  }
+
+  /**
+   * Raises seen_cutoff to at least `onlineSince` when it is behind (migration 309: before a summary at that cutoff
+   * is read, in its own transaction), a quarter of OFFLINE_AFTER ahead so that it is written about four times per
+   * OFFLINE_AFTER and stays far behind the heartbeats of healthy kiosks (they never bump the version). False when
+   * the summary must not be kept: read inside a caller's transaction (it may still roll back), or the database
+   * refused the write (read-only, busy); the answer is exact either way.
+   */
+  function mayKeep(onlineSince: number, now: number): boolean {
+    if (db.inTransaction) return false;
+    if (onlineSince <= cutoff) return true;
+    try {
+      raiseCutoff.run({ cutoff: onlineSince + Math.max(0, Math.floor((now - onlineSince) / 4)) });
+      cutoff = (summaryState.get() as [number, number])[1];
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Every site's counts at (onlineSince, now), exact, on the caller's snapshot: the kept summary brought forward
+   * when it may be (same OFFLINE_AFTER, a later instant before any device starts or stops counting, seen_cutoff at
+   * or past the new cutoff; the sites writes concerned since recounted), else a full pass, kept for the next
+   * request when `keep`.
+   */
+  function siteCounts(onlineSince: number, now: number, keep: boolean): Map<string, SiteCounts> {
+    const offset = now - onlineSince;
+    const [version, stored] = summaryState.get() as [number, number];
+    cutoff = Math.max(cutoff, stored);
+    const k = kept;
+    const covered = onlineSince <= stored;
+    if (keep && covered && k !== null && k.offset === offset && now >= k.now && now < k.until) {
+      // Forward in time: the devices that went silent since (their sites' other figures unchanged)…
+      for (const [site, counts] of wentSilent.all({ from: k.onlineSince, to: onlineSince, now }) as [string, number][]) {
+        const c = k.sites.get(site);
+        if (!c) continue;
+        c.offline += 1;
+        if (counts) c.countingOnline -= 1;
+      }
+      // …then the sites that writes concerned since, recounted (what the loop above did to them is replaced).
+      if (k.version !== version) {
+        const dirty = dirtySince.all(k.version) as string[];
+        const { until } = recount(onlineSince, now, dirty, k.sites);
+        k.until = Math.min(k.until, until);
+        k.version = version;
+      }
+      k.onlineSince = onlineSince;
+      k.now = now;
+      return k.sites;
+    }
+    const { until, sites } = recount(onlineSince, now, null);
+    kept = keep && covered ? { version, offset, onlineSince, now, until, sites } : null;
+    return sites;
+  }
+
+  function snapshotRead<T>(read: () => T): T {
+    return db.inTransaction ? read() : db.transaction(read)();
+  }
+
+  /** Every site's summary (sites without devices are absent): rank, problems, devices, on one snapshot. */
+  function summaries(onlineSince: number, now: number, withLastSeen = false): Map<string, SiteSummary> {
+    const keep = mayKeep(onlineSince, now);
+    return snapshotRead(() => {
+      const counts = siteCounts(onlineSince, now, keep);
+      const failing = new Map(
+        (failingAll.all({ onlineSince, now }) as { site_id: string; sync_failing: number }[]).map((r) => [
+          r.site_id,
+          r.sync_failing,
+        ]),
+      );
+      const out = new Map<string, SiteSummary>();
+      for (const [site, c] of counts)
+        out.set(site, {
+          devices: c.devices,
+          last_seen: null,
+          state_rank: c.countingOnline > 0 ? 3 : c.counting > 0 ? 2 : 1,
+          problems: c.offline + (failing.get(site) ?? 0),
+        });
+      if (withLastSeen)
+        for (const [site, , lastSeen] of siteLastSeen.all() as [string, number, number | null][]) {
+          const f = out.get(site);
+          if (f) f.last_seen = lastSeen;
+        }
+      return out;
+    });
   }
 
   const sitesVersion = db.prepare('SELECT version FROM coverage_sites_version WHERE id = 1').pluck();
@@ -414,9 +555,9 @@ export function createDashboardRepo(db: Database) {
         );
         return { total, rows: withFigures(rows, query.onlineSince, query.now) };
       }
-      // Sorted by a device figure or filtered by state: every matching site's summary (one pass over the devices),
-      // sorted here, then the page's rows counted in full.
-      const sums = summaries(query.onlineSince, params.now);
+      // Sorted by a device figure or filtered by state: every matching site's summary (kept between requests; by
+      // last seen, one pass over the devices), sorted here, then the page's rows counted in full.
+      const sums = summaries(query.onlineSince, params.now, query.sort === 'lastSeen');
       const nameOrder: NameSort = NAME_SORTS.has(query.sort) ? (query.sort as NameSort) : 'name';
       const named = registry.page(
         {
@@ -462,25 +603,49 @@ export function createDashboardRepo(db: Database) {
       );
     },
 
-    /** Every non-district site with its state and problems, in district order: the map draws them all. */
-    mapPoints(onlineSince: number, now: number = Date.now()): MapPoint[] {
+    /**
+     * The map's sites (every non-district site) in district order, sorted again only when the registry changes:
+     * the same array object until then, so a caller may keep what it derives from it.
+     */
+    mapSites(): readonly NamedSiteRow[] {
       const version = sitesVersion.get() as number;
       if (mapOrder?.version !== version) mapOrder = { version, rows: registry.all().sort(byNames('district', 'asc')) };
+      return mapOrder.rows;
+    },
+
+    /** The state rank (STATE_BY_RANK) and problems of each of `sites` (mapSites()) at the instant, in its order. */
+    mapFigures(
+      sites: readonly NamedSiteRow[],
+      onlineSince: number,
+      now: number = Date.now(),
+    ): { ranks: Uint8Array; problems: Uint32Array } {
       const figures = summaries(onlineSince, now);
-      return mapOrder.rows.map((n) => {
+      const ranks = new Uint8Array(sites.length);
+      const problems = new Uint32Array(sites.length);
+      sites.forEach((n, i) => {
         const f = figures.get(n.id);
-        return {
-          id: n.id,
-          name: n.name,
-          kind: n.kind,
-          districtName: n.district_name,
-          communeName: n.commune_name,
-          lat: n.lat,
-          lon: n.lon,
-          state: STATE_BY_RANK[f?.state_rank ?? 0] ?? 'none',
-          problems: f?.problems ?? 0,
-        };
+        if (!f) return;
+        ranks[i] = f.state_rank;
+        problems[i] = f.problems;
       });
+      return { ranks, problems };
+    },
+
+    /** Every non-district site with its state and problems, in district order: the map draws them all. */
+    mapPoints(onlineSince: number, now: number = Date.now()): MapPoint[] {
+      const sites = this.mapSites();
+      const { ranks, problems } = this.mapFigures(sites, onlineSince, now);
+      return sites.map((n, i) => ({
+        id: n.id,
+        name: n.name,
+        kind: n.kind,
+        districtName: n.district_name,
+        communeName: n.commune_name,
+        lat: n.lat,
+        lon: n.lon,
+        state: STATE_BY_RANK[ranks[i] ?? 0] ?? 'none',
+        problems: problems[i] ?? 0,
+      }));
     },
 
     /** How many alerts of each kind there are now. */
