@@ -222,6 +222,54 @@ describe('GET /plans/{id}/trend', () => {
     expect(communes.points.at(-1)).toMatchObject({ day: '2026-11-23', equipped: 4, total: 7 });
     expect(communes.projection).toMatchObject({ since: '2026-05-27', ratePerMonth: 0, requiredBy: null, status: 'never' });
   });
+
+  it('follows a device equipped, moved and decommissioned between two requests (the spans are kept, never stale)', async () => {
+    const equipped = async () => {
+      const { body } = await get(`/plans/${PLAN}/trend`);
+      const last = body.targets.find((t: { id: string }) => t.id === 'p2-communes').points.at(-1).equipped;
+      // A past day's coverage reads the same kept spans.
+      const yesterday = target((await get(`/plans/${PLAN}/coverage?asOf=2026-11-22`)).body, 'p2-communes').equipped;
+      expect(yesterday).toBe(last);
+      return last;
+    };
+    expect(await equipped()).toBe(4);
+    insertDevice(server.db, 'k-trend', 'gl-c-iapuch', { firstSeen: local('2026-10-01T08:00:00'), equippedAt: null });
+    expect(await equipped()).toBe(4);
+    // The broker records the first manifest applied (device-data-repo.ts `sync`: equipped_at = coalesce(...)).
+    server.db.prepare(`UPDATE devices SET equipped_at = ? WHERE id = 'k-trend'`).run(local('2026-10-02T08:00:00'));
+    expect(await equipped()).toBe(5);
+    server.db.prepare(`UPDATE devices SET last_seen = ? WHERE id = 'k-trend'`).run(NOW);
+    expect(await equipped()).toBe(5);
+    server.db.prepare(`UPDATE devices SET site_id = 'gl-s-iao' WHERE id = 'k-trend'`).run();
+    expect(await equipped()).toBe(4);
+    server.db.prepare(`UPDATE devices SET site_id = 'gl-c-iapuch' WHERE id = 'k-trend'`).run();
+    expect(await equipped()).toBe(5);
+    server.db
+      .prepare(`UPDATE devices SET status = 'decommissioned', decommissioned_at = ? WHERE id = 'k-trend'`)
+      .run(local('2026-11-01T08:00:00'));
+    expect(await equipped()).toBe(4);
+    server.db.prepare(`DELETE FROM devices WHERE id = 'k-trend'`).run();
+    expect(await equipped()).toBe(4);
+  });
+});
+
+describe('the communes list kept per registry version', () => {
+  it('follows a commune renamed or a site added between two requests', async () => {
+    type Row = { commune: { id: string; name: string }; siteRows: unknown[] };
+    const rows = async (): Promise<Row[]> => (await get(`/plans/${PLAN}/communes?all=1&include=sites`)).body.communes;
+    const iao = (list: Row[]) => list.find((r) => r.commune.id === 'gl-c-iao') as Row;
+    const before = await rows();
+    server.db.prepare(`UPDATE sites SET name = 'A Ia O' WHERE id = 'gl-c-iao'`).run();
+    server.db
+      .prepare(`INSERT INTO sites (id, kind, name, parent_id, border) VALUES ('gl-o-new', 'office', 'Mới', 'gl-c-iao', 1)`)
+      .run();
+    const after = await rows();
+    expect(iao(after).commune.name).toBe('A Ia O');
+    expect(iao(after).siteRows).toHaveLength(iao(before).siteRows.length + 1);
+    server.db.prepare(`DELETE FROM sites WHERE id = 'gl-o-new'`).run();
+    server.db.prepare(`UPDATE sites SET name = 'Ia O' WHERE id = 'gl-c-iao'`).run();
+    expect(await rows()).toEqual(before);
+  });
 });
 
 describe('plans', () => {

@@ -7,12 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { communeList, communeRows, communeRowsOf, type FleetDevice, fleetFromDevices } from '../server/coverage/communes.js';
-import { createSitesReader, readCoverageSites, readSiteFleet, readSiteWindows } from '../server/coverage/coverage-repo.js';
-import { monthlyDays } from '../server/coverage/days.js';
-import { type CoverageOptions, computeCoverage, earliestInstantAsked } from '../server/coverage/engine.js';
+import {
+  createSitesReader,
+  createSpansReader,
+  readCoverageSites,
+  readSiteFleet,
+  readSiteWindows,
+} from '../server/coverage/coverage-repo.js';
+import { dayEnd, monthlyDays } from '../server/coverage/days.js';
+import { type CoverageOptions, computeCoverage, earliestInstantAsked, type SiteSpans } from '../server/coverage/engine.js';
 import { readSeedPlan } from '../server/coverage/seed-data.js';
+import { computeTrend } from '../server/coverage/trend.js';
 import { type Database, openDatabase } from '../server/db/open-database.js';
 import { seedReferenceData } from '../server/db/seed.js';
+import { createDeviceDataRepo } from '../server/ingest/device-data-repo.js';
+import { decommissionDevice, registerDevice } from '../server/registry/devices-repo.js';
 import { HOUR, local } from './coverage-helpers.js';
 
 const NOW = local('2026-11-23T10:00:00');
@@ -98,6 +107,10 @@ describe('coverage from SQL equals coverage from the devices', () => {
       // Leaving out the windows closed before anything the day's answer asks about changes nothing.
       const recent = readSiteWindows(db, earliestInstantAsked(plan, day, options));
       expect(computeCoverage({ plan, sites, windows: recent }, day, options)).toEqual(expected);
+      // A past day from the kept spans alone (the coverage route's asOf); today needs last_seen and refuses them.
+      if (day !== '2026-11-23')
+        expect(computeCoverage({ plan, sites, spans: createSpansReader(db)() }, day, options)).toEqual(expected);
+      else expect(() => computeCoverage({ plan, sites, spans: createSpansReader(db)() }, day, options)).toThrow(/last_seen/);
     }
   });
 
@@ -109,6 +122,11 @@ describe('coverage from SQL equals coverage from the devices', () => {
         siteRows: true,
       });
       expect(fromSql).toEqual(fromDevices);
+      // Leaving out the windows closed before both the end of the day and now (the communes route) changes nothing.
+      const asked = Math.min(dayEnd(day, options.utcOffsetMinutes), NOW);
+      const recent = readSiteFleet(db, options, undefined, asked);
+      expect(recent.windows.size).toBeLessThanOrEqual(readSiteFleet(db, options).windows.size);
+      expect(communeRows({ plan, sites, fleet: recent }, day, options, { siteRows: true })).toEqual(fromDevices);
     }
   });
 
@@ -119,12 +137,125 @@ describe('coverage from SQL equals coverage from the devices', () => {
       const entries = communeList(plan, sites, day);
       for (const page of [entries.slice(0, 3), entries.slice(3)]) {
         const ids = page.flatMap((e) => e.sites.map((s) => s.id));
-        const fleet = readSiteFleet(db, options, ids);
+        const fleet = readSiteFleet(db, options, ids, Math.min(dayEnd(day, options.utcOffsetMinutes), NOW));
         // Nothing of another page's sites is read.
         expect([...fleet.progress.keys(), ...fleet.windows.keys()].every((id) => ids.includes(id))).toBe(true);
         expect(communeRowsOf(page, fleet, day, options, { siteRows: true })).toEqual(
           communeRowsOf(page, whole, day, options, { siteRows: true }),
         );
+      }
+    }
+  });
+});
+
+describe('the trend from the kept spans equals the trend from the devices', () => {
+  it('over the whole plan, a recent range and a short pace', () => {
+    const sites = readCoverageSites(db);
+    const spans = createSpansReader(db)();
+    for (const range of [{}, { from: '2025-06-30', to: '2026-02-11' }, { to: '2026-11-23', paceDays: 45 }]) {
+      expect(computeTrend({ plan, sites, spans }, range, options)).toEqual(
+        computeTrend({ plan, sites, devices }, range, options),
+      );
+    }
+  });
+});
+
+/** The spans as a fresh read gives them, in a comparable order. */
+const spansOf = (spans: SiteSpans) =>
+  [...spans]
+    .map(
+      ([site, list]) =>
+        [
+          site,
+          list
+            .map((w) => [w.start, w.end])
+            .sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number)),
+        ] as const,
+    )
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+
+/**
+ * Device writes as the server makes them (enrollment, the broker's connected / sync / touch, decommissioning) and
+ * by hand; `moves` says whether the counting spans change (a heartbeat, a reconnection, a repeated sync report do not).
+ */
+function deviceHistory(): { name: string; run: () => void; moves: boolean }[] {
+  const data = createDeviceDataRepo(db);
+  const t = NOW - 100 * HOUR;
+  const sql = (text: string, moves = true) => ({ name: text, run: () => db.prepare(text).run(), moves });
+  return [
+    // An import writes a device that counts already (since before the fleet's first device: the site's span moves).
+    sql(`INSERT INTO devices (id, site_id, status, first_seen, equipped_at, last_seen, created_at)
+           VALUES ('t310-import', 'gl-c-iachia', 'active', ${local('2020-01-01T00:00:00')}, ${local('2020-01-02T00:00:00')}, ${t}, 0)`),
+    {
+      name: 'register',
+      run: () =>
+        registerDevice(db, { id: 't310', secret: 'x'.repeat(32), siteId: 'gl-c-iao', model: 'k', status: 'registered', now: t }),
+      moves: true,
+    },
+    { name: 'first connection', run: () => data.connected('t310', t + HOUR), moves: true },
+    {
+      name: 'first manifest',
+      run: () => data.sync('t310', { manifestSeq: 3, state: 'applied', bytes: 0, missing: 0 }, t + 2 * HOUR),
+      moves: true,
+    },
+    { name: 'heartbeat', run: () => data.touch('t310', t + 3 * HOUR), moves: false },
+    { name: 'reconnection', run: () => data.connected('t310', t + 4 * HOUR), moves: false },
+    {
+      name: 'next manifest',
+      run: () => data.sync('t310', { manifestSeq: 4, state: 'applied', bytes: 0, missing: 0 }, t + 5 * HOUR),
+      moves: false,
+    },
+    { name: 'offline', run: () => data.offline('t310'), moves: false },
+    sql(`UPDATE devices SET last_seen = ${NOW - 200 * HOUR} WHERE id = 't310'`, false),
+    sql(`UPDATE devices SET site_id = 'gl-c-iadom' WHERE id = 't310'`),
+    sql(`UPDATE devices SET first_seen = ${t - HOUR} WHERE id = 't310'`),
+    sql(`UPDATE devices SET equipped_at = ${t} WHERE id = 't310'`),
+    sql(`UPDATE devices SET status = 'provisioned' WHERE id = 't310'`),
+    sql(`UPDATE devices SET status = 'active', decommissioned_at = ${NOW + HOUR} WHERE id = 't310'`),
+    sql(`UPDATE devices SET decommissioned_at = NULL WHERE id = 't310'`),
+    { name: 'decommission', run: () => decommissionDevice(db, 't310', NOW - HOUR), moves: true },
+    {
+      name: 'delete',
+      run: () => db.exec(`DELETE FROM device_sync WHERE device_id = 't310'; DELETE FROM devices WHERE id = 't310'`),
+      moves: true,
+    },
+    sql(`DELETE FROM devices WHERE id = 't310-import'`),
+  ];
+}
+
+describe('createSpansReader (migration 310)', () => {
+  it('keeps the spans across heartbeats and re-reads them after every change of a counting window', () => {
+    const read = createSpansReader(db);
+    let kept = read();
+    expect(spansOf(kept)).toEqual(spansOf(readSiteWindows(db)));
+    for (const step of deviceHistory()) {
+      step.run();
+      const now = read();
+      expect(spansOf(now), step.name).toEqual(spansOf(readSiteWindows(db)));
+      if (!step.moves) expect(now, `${step.name} re-read the spans`).toBe(kept);
+      kept = now;
+    }
+  });
+
+  it('goes stale without each of its three triggers (the history above catches every one)', () => {
+    for (const trigger of [
+      'coverage_windows_device_inserted',
+      'coverage_windows_device_changed',
+      'coverage_windows_device_deleted',
+    ]) {
+      db.exec('BEGIN');
+      try {
+        db.exec(`DROP TRIGGER ${trigger}`);
+        const read = createSpansReader(db);
+        read();
+        let stale = false;
+        for (const step of deviceHistory()) {
+          step.run();
+          stale ||= JSON.stringify(spansOf(read())) !== JSON.stringify(spansOf(readSiteWindows(db)));
+        }
+        expect(stale, trigger).toBe(true);
+      } finally {
+        db.exec('ROLLBACK');
       }
     }
   });

@@ -14,6 +14,7 @@ import {
   existsOn,
   operationalNow,
   type SiteWindows,
+  sitesById,
   sitesInScope,
   windowsBySite,
 } from './engine.js';
@@ -160,8 +161,32 @@ export interface CommuneEntry {
  * before any device is read. A site whose commune no longer exists cannot be placed and is refused, naming
  * it; a commune whose district was abolished keeps it as its former district (the district level ended).
  */
-export function communeList(plan: Plan, sites: readonly CoverageSite[], asOf: string): CommuneEntry[] {
-  const byId = new Map(sites.map((s) => [s.id, s]));
+export function communeList(plan: Plan, sites: readonly CoverageSite[], asOf: string): readonly CommuneEntry[] {
+  let lists = listsOf.get(sites);
+  if (!lists) {
+    lists = new Map();
+    listsOf.set(sites, lists);
+  }
+  const key = `${asOf} ${JSON.stringify(plan)}`;
+  let list = lists.get(key);
+  if (!list) {
+    list = buildCommuneList(plan, sites, asOf);
+    if (lists.size >= LISTS_KEPT) lists.delete(lists.keys().next().value as string);
+    lists.set(key, list);
+  }
+  return list;
+}
+
+/**
+ * `communeList` depends on the plan, the day and the registry alone: kept per sites array (the registry reader
+ * hands out one per registry version, never mutated; migration 302 bumps that version on every change of a site),
+ * for a few (day, plan) pairs each. The 2 000-commune list costs ~4 ms to build (the sort by Vietnamese names).
+ */
+const listsOf = new WeakMap<readonly CoverageSite[], Map<string, readonly CommuneEntry[]>>();
+const LISTS_KEPT = 16;
+
+function buildCommuneList(plan: Plan, sites: readonly CoverageSite[], asOf: string): CommuneEntry[] {
+  const byId = sitesById(sites);
   const children = new Map<string, CoverageSite[]>();
   for (const site of sites) {
     if (site.parentId === null || !existsOn(site, asOf)) continue;
@@ -217,41 +242,44 @@ export function communeRowsOf(
   const { windows, progress } = fleet;
   const asOfEnd = dayEnd(asOf, options.utcOffsetMinutes);
 
-  const siteRow = (site: CoverageSite): SiteRow => {
-    const { waiting, ...facts } = progress.get(site.id) ?? { ...emptyProgress(), waiting: false };
-    const siteWindows = windows.get(site.id);
-    const equipped = equippedBefore(siteWindows, asOfEnd);
-    return {
-      id: site.id,
-      kind: site.kind,
-      name: site.name,
-      ...facts,
-      problems: { ...facts.problems },
-      equipped,
-      operational: isToday ? equipped && operationalNow(siteWindows, options) : null,
-      planned: waiting && !equipped,
-    };
-  };
-
   return entries.map(({ commune, district, sites }) => {
-    const siteRows = sites.map(siteRow);
     const row: CommuneRow = {
       commune: { id: commune.id, name: commune.name, adminCode: commune.adminCode ?? null },
       district: district ? { id: district.id, name: district.name, abolished: !existsOn(district, asOf) } : null,
-      communeEquipped: (siteRows[0] as SiteRow).equipped,
-      sites: siteRows.length,
+      communeEquipped: false,
+      sites: sites.length,
       equipped: 0,
       operational: isToday ? 0 : null,
       planned: 0,
       ...emptyProgress(),
     };
-    for (const s of siteRows) {
-      addProgress(row, s);
-      if (s.equipped) row.equipped++;
-      if (s.operational && row.operational !== null) row.operational++;
-      if (s.planned) row.planned++;
+    const siteRows: SiteRow[] | null = include.siteRows ? [] : null;
+    for (let i = 0; i < sites.length; i++) {
+      const site = sites[i] as CoverageSite;
+      const facts = progress.get(site.id);
+      const siteWindows = windows.get(site.id);
+      const equipped = equippedBefore(siteWindows, asOfEnd);
+      const operational = isToday ? equipped && operationalNow(siteWindows, options) : null;
+      const planned = (facts?.waiting ?? false) && !equipped;
+      if (i === 0) row.communeEquipped = equipped;
+      if (facts) addProgress(row, facts);
+      if (equipped) row.equipped++;
+      if (operational && row.operational !== null) row.operational++;
+      if (planned) row.planned++;
+      siteRows?.push({
+        id: site.id,
+        kind: site.kind,
+        name: site.name,
+        devices: facts?.devices ?? 0,
+        lastSeen: facts?.lastSeen ?? null,
+        contentSeq: facts?.contentSeq ?? null,
+        problems: facts ? { ...facts.problems } : emptyProgress().problems,
+        equipped,
+        operational,
+        planned,
+      });
     }
-    if (include.siteRows) row.siteRows = siteRows;
+    if (siteRows) row.siteRows = siteRows;
     return row;
   });
 }

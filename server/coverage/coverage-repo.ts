@@ -2,7 +2,7 @@
 import type { SiteKind } from '../../protocol/index.js';
 import type { Database } from '../db/open-database.js';
 import type { SiteFleet, SiteProgress } from './communes.js';
-import type { CoverageOptions, CoverageSite, SiteWindows } from './engine.js';
+import type { CoverageOptions, CoverageSite, SiteSpans, SiteWindows } from './engine.js';
 import { countsNowSql, syncProblemSql } from './fleet-rules.js';
 import { checkPlanSites, type Plan, type PlanSummary, parsePlan, type SiteRef, summarizePlan } from './plan.js';
 
@@ -55,13 +55,12 @@ export function createSitesReader(db: Database): () => readonly CoverageSite[] {
 /**
  * The SQL side of the engine's definitions, so that 50 000 devices do not cross into JavaScript. Each mirrors a
  * function of the engine, and tests/coverage-repo.test.ts checks they agree on varied fleets:
- * - OPEN: the device is in service with a counting window open since max(first_seen, equipped_at)
- *   (`countingWindow`, status active); the open windows of a site collapse into one, from the earliest start,
- *   seen at the latest `last_seen` (all instants are in the past, so that is exact for "equipped on a day" and
+ * - OPEN windows (a device in service, counting since max(first_seen, equipped_at), `countingWindow` with status
+ *   active) collapse per site into one, from the earliest start, seen at the latest `last_seen`: migration 303's
+ *   `coverage_open_sites` keeps that row (all instants are in the past, so it is exact for "equipped on a day" and
  *   "operational now").
  * - COUNTS_NOW: counts at @now (`countingWindow` contains now), for a device not decommissioned.
  */
-const OPEN = `(status = 'active') * (decommissioned_at IS NULL) * (first_seen IS NOT NULL) * (equipped_at IS NOT NULL)`;
 const COUNTS_NOW = countsNowSql();
 /** Closed windows: decommissioned on a date after they started (`countingWindow` with an end). */
 const CLOSED_WINDOWS = (scope = '') => `SELECT site_id, max(first_seen, equipped_at), decommissioned_at, last_seen
@@ -99,39 +98,64 @@ export function readSiteWindows(db: Database, closedSince?: number): SiteWindows
   return addWindows(addWindows(new Map(), open), closed as WindowRow[]);
 }
 
+/**
+ * The spans of the counting windows per site (`readSiteWindows` without last_seen), re-read whenever one changed
+ * (migration 310 bumps a version on every insert and delete of a device and every change of its site, status,
+ * first_seen, equipped_at or decommissioned_at) and otherwise kept. The version is read before the rows, so kept
+ * rows are never older than the version they are kept under.
+ */
+export function createSpansReader(db: Database): () => SiteSpans {
+  const versionStmt = db.prepare('SELECT version FROM coverage_windows_version WHERE id = 1').pluck();
+  const openStmt = db.prepare('SELECT site_id, start, NULL, NULL FROM coverage_open_sites').raw();
+  const closedStmt = db.prepare(CLOSED_WINDOWS()).raw();
+  let version: number | null = null;
+  let spans: SiteSpans = new Map();
+  return () => {
+    const current = versionStmt.get() as number;
+    if (current !== version) {
+      spans = addWindows(addWindows(new Map(), openStmt.all() as WindowRow[]), closedStmt.all() as WindowRow[]);
+      version = current;
+    }
+    return spans;
+  };
+}
+
 type ProgressRow = [string, number, number | null, number | null, number, number, number, number | null, number | null];
 
 /**
- * Per-site progress as `progressFromDevices` defines it (communes.ts) and the counting windows, in one pass
- * over the devices in service plus the closed windows. With `siteIds`, only those sites' devices are read
- * (one page of the communes table: a few hundred index lookups instead of every device).
+ * Per-site progress as `progressFromDevices` defines it (communes.ts) and the counting windows: one pass over the
+ * devices in service (each aggregate a FILTER on the counting rule; 45 000 devices × 6 aggregates is most of the
+ * whole list's cost) with each site's open window joined from `coverage_open_sites` (as `readSiteWindows` reads
+ * it), then the closed windows.
+ * With `siteIds`, only those sites' devices are read (one page of the communes table: a few hundred index lookups
+ * instead of every device).
  */
 export function readSiteFleet(
   db: Database,
   options: Pick<CoverageOptions, 'now' | 'offlineAfterMs'>,
   siteIds?: readonly string[],
+  /** As in `readSiteWindows`: closed windows that ended before this instant are left out (the caller asks nothing earlier). */
+  closedSince?: number,
 ): SiteFleet {
   const scope = siteIds ? PAGE_SITES('site_id') : '';
-  const params = {
-    now: options.now,
-    seenAfter: options.now - options.offlineAfterMs,
-    ...(siteIds ? { ids: JSON.stringify(siteIds) } : {}),
-  };
+  const ids = siteIds ? { ids: JSON.stringify(siteIds) } : {};
   const rows = db
     .prepare(
-      `SELECT site_id, count(*), max(last_seen), min(CASE WHEN c THEN content_seq END),
-         sum(c AND (last_seen IS NULL OR last_seen < @seenAfter)),
-         sum(NOT c AND first_seen IS NOT NULL AND equipped_at IS NULL),
-         max(NOT c),
-         min(CASE WHEN o THEN max(first_seen, equipped_at) END),
-         max(CASE WHEN o THEN last_seen END)
-       FROM (SELECT site_id, last_seen, content_seq, first_seen, equipped_at, ${COUNTS_NOW} AS c, ${OPEN} AS o
-             FROM devices INDEXED BY devices_progress
-             WHERE site_id IS NOT NULL AND status <> 'decommissioned' ${scope})
-       GROUP BY site_id`,
+      // A device without equipped_at never counts (COUNTS_NOW is 0 for it): tested first, it spares the rule there.
+      // Every site with an open window has a device in this pass: its coverage_open_sites row is joined on.
+      `SELECT g.*, o.start, o.last_seen FROM (
+         SELECT site_id, count(*), max(last_seen), min(content_seq) FILTER (WHERE c),
+           count(*) FILTER (WHERE c AND (last_seen IS NULL OR last_seen < @seenAfter)),
+           count(*) FILTER (WHERE equipped_at IS NULL AND first_seen IS NOT NULL AND NOT c),
+           count(*) FILTER (WHERE c)
+         FROM (SELECT site_id, last_seen, content_seq, first_seen, equipped_at, ${COUNTS_NOW} AS c
+               FROM devices INDEXED BY devices_progress
+               WHERE site_id IS NOT NULL AND status <> 'decommissioned' ${scope})
+         GROUP BY site_id) g
+       LEFT JOIN coverage_open_sites o ON o.site_id = g.site_id`,
     )
     .raw()
-    .all(params) as ProgressRow[];
+    .all({ now: options.now, seenAfter: options.now - options.offlineAfterMs, ...ids }) as ProgressRow[];
   const failed = new Map(
     db
       .prepare(
@@ -140,25 +164,29 @@ export function readSiteFleet(
          GROUP BY d.site_id`,
       )
       .raw()
-      .all(siteIds ? { ids: params.ids } : {}) as [string, number][],
+      .all(ids) as [string, number][],
   );
   const progress = new Map<string, SiteProgress>();
-  const open: WindowRow[] = [];
-  for (const [siteId, devices, lastSeen, contentSeq, offline, neverApplied, waiting, openStart, openSeen] of rows) {
+  const windows: SiteWindows = new Map();
+  for (const [siteId, devices, lastSeen, contentSeq, offline, neverApplied, counting, openStart, openSeen] of rows) {
     progress.set(siteId, {
       devices,
       lastSeen,
       contentSeq,
       problems: { offline, neverApplied, syncFailed: failed.get(siteId) ?? 0 },
-      waiting: waiting === 1,
+      waiting: counting < devices,
     });
-    if (openStart !== null) open.push([siteId, openStart, null, openSeen]);
+    if (openStart !== null) windows.set(siteId, [{ start: openStart, end: Number.POSITIVE_INFINITY, lastSeen: openSeen }]);
   }
-  const closed = db
-    .prepare(CLOSED_WINDOWS(scope))
-    .raw()
-    .all(siteIds ? { ids: params.ids } : {}) as WindowRow[];
-  return { windows: addWindows(addWindows(new Map(), open), closed), progress };
+  const closed = (
+    closedSince === undefined
+      ? db.prepare(CLOSED_WINDOWS(scope)).raw().all(ids)
+      : db
+          .prepare(CLOSED_WINDOWS(`AND decommissioned_at >= @since ${scope}`))
+          .raw()
+          .all({ ...ids, since: closedSince })
+  ) as WindowRow[];
+  return { windows: addWindows(windows, closed), progress };
 }
 
 /** A stored plan; a definition that no longer passes the schema is reported, not served half-valid. */

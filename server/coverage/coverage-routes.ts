@@ -12,8 +12,16 @@ import type { AppEnv } from '../http/app-env.js';
 import { bodyLimit } from '../http/body-limit.js';
 import { json, query } from '../http/validate.js';
 import { communeList, communeRows, communeRowsOf } from './communes.js';
-import { createSitesReader, getPlan, listPlans, readSiteFleet, readSiteWindows, savePlan } from './coverage-repo.js';
-import { dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
+import {
+  createSitesReader,
+  createSpansReader,
+  getPlan,
+  listPlans,
+  readSiteFleet,
+  readSiteWindows,
+  savePlan,
+} from './coverage-repo.js';
+import { dayEnd, dayOf, VIETNAM_UTC_OFFSET_MINUTES } from './days.js';
 import { type CoverageOptions, checkAsOf, computeCoverage, earliestInstantAsked } from './engine.js';
 import { type Plan, summarizePlan } from './plan.js';
 import { coverageCsv } from './report-csv.js';
@@ -66,6 +74,7 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
   const options = (): CoverageOptions => ({ now: now(), offlineAfterMs: deps.offlineAfterMs, utcOffsetMinutes });
   const readers = deps.requireRole(...READ_ROLES);
   const readSites = createSitesReader(db);
+  const readSpans = createSpansReader(db);
 
   function loadPlan(id: string): Plan {
     const plan = getPlan(db, id);
@@ -118,20 +127,21 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
   app.get('/plans/:id/coverage', readers, query(CoverageQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
     const opts = options();
-    const { asOf = dayOf(opts.now, utcOffsetMinutes) } = c.req.valid('query');
-    const windows = readSiteWindows(db, earliestInstantAsked(plan, asOf, opts));
-    return c.json(
-      PlanCoverageOut.parse(computeCoverage({ plan, sites: readSites(), windows }, asOf, opts) satisfies PlanCoverageOut),
-    );
+    const today = dayOf(opts.now, utcOffsetMinutes);
+    const { asOf = today } = c.req.valid('query');
+    // Today's answer counts the units operational now (last_seen, fresh); a past day's needs only the kept spans.
+    const input =
+      asOf === today
+        ? { plan, sites: readSites(), windows: readSiteWindows(db, earliestInstantAsked(plan, asOf, opts)) }
+        : { plan, sites: readSites(), spans: readSpans() };
+    return c.json(PlanCoverageOut.parse(computeCoverage(input, asOf, opts) satisfies PlanCoverageOut));
   });
 
   app.get('/plans/:id/trend', readers, query(TrendQuery), (c) => {
     const plan = loadPlan(c.req.param('id'));
     const q = c.req.valid('query');
     return c.json(
-      PlanTrendOut.parse(
-        computeTrend({ plan, sites: readSites(), windows: readSiteWindows(db) }, q, options()) satisfies PlanTrendOut,
-      ),
+      PlanTrendOut.parse(computeTrend({ plan, sites: readSites(), spans: readSpans() }, q, options()) satisfies PlanTrendOut),
     );
   });
 
@@ -144,7 +154,10 @@ export function createCoverageRoutes(deps: CoverageRouteDeps): Hono<AppEnv> {
     checkAsOf(asOf, plan, opts);
     const entries = communeList(plan, readSites(), asOf);
     const page = q.all === '1' ? entries : entries.slice(q.offset, q.offset + q.limit);
-    const fleet = readSiteFleet(db, opts, q.all === '1' ? undefined : page.flatMap((e) => e.sites.map((s) => s.id)));
+    // A row asks whether a site is equipped at the end of asOf and operational now: nothing earlier than both.
+    const asked = Math.min(dayEnd(asOf, utcOffsetMinutes), opts.now);
+    const siteIds = q.all === '1' ? undefined : page.flatMap((e) => e.sites.map((s) => s.id));
+    const fleet = readSiteFleet(db, opts, siteIds, asked);
     return c.json(
       CommunesOut.parse({
         plan: summarizePlan(plan),

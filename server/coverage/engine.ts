@@ -94,6 +94,10 @@ export function countingWindow(device: CoverageDevice): CountingWindow | null {
 /** Counting windows per site id, built once and asked about many days. */
 export type SiteWindows = Map<string, CountingWindow[]>;
 
+/** When a window counts, without its last_seen: all the trend asks ("equipped on a day"), and what changes rarely. */
+export type CountingSpan = Pick<CountingWindow, 'start' | 'end'>;
+export type SiteSpans = ReadonlyMap<string, readonly CountingSpan[]>;
+
 export function windowsBySite(devices: Iterable<CoverageDevice>): SiteWindows {
   const bySite: SiteWindows = new Map();
   for (const device of devices) {
@@ -111,12 +115,12 @@ export function windowsBySite(devices: Iterable<CoverageDevice>): SiteWindows {
  * Equipped on a day: a device counted at some moment of that day and was not decommissioned on it
  * ("stops counting from its decommission date").
  */
-export function equippedOn(windows: CountingWindow[] | undefined, day: string, options: CoverageOptions): boolean {
+export function equippedOn(windows: readonly CountingSpan[] | undefined, day: string, options: CoverageOptions): boolean {
   return equippedBefore(windows, dayEnd(day, options.utcOffsetMinutes));
 }
 
 /** `equippedOn` with the day's end instant computed once by the caller (it is asked per site). */
-export function equippedBefore(windows: CountingWindow[] | undefined, end: number): boolean {
+export function equippedBefore(windows: readonly CountingSpan[] | undefined, end: number): boolean {
   if (!windows) return false;
   for (const w of windows) if (w.start < end && w.end >= end) return true;
   return false;
@@ -133,8 +137,27 @@ export function existsOn(site: CoverageSite, day: string): boolean {
   return (site.validFrom === null || site.validFrom <= day) && (site.validTo === null || day <= site.validTo);
 }
 
+const byIdOf = new WeakMap<readonly CoverageSite[], ReadonlyMap<string, CoverageSite>>();
+
+/**
+ * The sites by id, built once per sites array: the registry reader (coverage-repo.ts `createSitesReader`) hands out
+ * one array per registry version and nobody mutates it, so the same array always has the same index.
+ */
+export function sitesById(sites: readonly CoverageSite[]): ReadonlyMap<string, CoverageSite> {
+  let byId = byIdOf.get(sites);
+  if (!byId) {
+    byId = new Map(sites.map((s) => [s.id, s]));
+    byIdOf.set(sites, byId);
+  }
+  return byId;
+}
+
 /** The sites a target's scope selects, whatever their validity. */
-export function sitesInScope(target: Target, sites: readonly CoverageSite[], byId: Map<string, CoverageSite>): CoverageSite[] {
+export function sitesInScope(
+  target: Target,
+  sites: readonly CoverageSite[],
+  byId: ReadonlyMap<string, CoverageSite> = sitesById(sites),
+): CoverageSite[] {
   const scope = target.scope;
   if ('sites' in scope) {
     return scope.sites.map((id) => {
@@ -174,35 +197,31 @@ export function checkAsOf(asOf: string, plan: Plan, options: CoverageOptions): v
 export type CoverageInput = { plan: Plan; sites: readonly CoverageSite[] } & (
   | { devices: Iterable<CoverageDevice> }
   | { windows: SiteWindows }
+  /** Only the spans (no last_seen): enough for a past day, where `operational` is not known anyway. */
+  | { spans: SiteSpans }
 );
-
-export function inputWindows(input: CoverageInput): SiteWindows {
-  return 'windows' in input ? input.windows : windowsBySite(input.devices);
-}
 
 /** One target on one day: units that exist that day, those equipped that day, and whether that meets it. */
 export function targetCoverageOn(
   target: Target,
   scoped: readonly CoverageSite[],
-  windows: SiteWindows,
+  windows: SiteSpans,
   day: string,
   options: CoverageOptions,
-  withOperational: boolean,
-  /** `windows.get(id)` of each scoped site, looked up once by a caller asking many days (the trend). */
-  scopedWindows?: readonly (CountingWindow[] | undefined)[],
+  /** The windows with their last_seen, to count the units operational now (today's coverage); null: not asked. */
+  operationalWindows: SiteWindows | null,
 ): TargetCoverage {
   let total = 0;
   let equipped = 0;
   let operational = 0;
   const end = dayEnd(day, options.utcOffsetMinutes);
-  for (let i = 0; i < scoped.length; i++) {
-    const site = scoped[i] as CoverageSite;
+  for (const site of scoped) {
     if (!existsOn(site, day)) continue;
     total++;
-    const siteWindows = scopedWindows ? scopedWindows[i] : windows.get(site.id);
+    const siteWindows = windows.get(site.id);
     if (!equippedBefore(siteWindows, end)) continue;
     equipped++;
-    if (withOperational && operationalNow(siteWindows, options)) operational++;
+    if (operationalWindows && operationalNow(operationalWindows.get(site.id), options)) operational++;
   }
   const required = requiredCount(target, total);
   return {
@@ -212,7 +231,7 @@ export function targetCoverageOn(
     label: target.label,
     total,
     equipped,
-    operational: withOperational ? operational : null,
+    operational: operationalWindows ? operational : null,
     requiredCount: required,
     met: total > 0 && equipped >= required,
     noUnitsInScope: total === 0,
@@ -240,12 +259,18 @@ export function earliestInstantAsked(plan: Plan, asOf: string, options: Coverage
 export function computeCoverage(input: CoverageInput, asOf: string, options: CoverageOptions): PlanCoverage {
   const { plan, sites } = input;
   checkAsOf(asOf, plan, options);
-  const byId = new Map(sites.map((s) => [s.id, s]));
-  const windows = inputWindows(input);
+  const byId = sitesById(sites);
+  const windows = 'spans' in input ? null : 'windows' in input ? input.windows : windowsBySite(input.devices);
   const isToday = asOf === dayOf(options.now, options.utcOffsetMinutes);
+  if (isToday && !windows) {
+    throw new Error(
+      `computeCoverage: on ${asOf} (today) it counts the units operational now, which needs the windows' last_seen`,
+    );
+  }
+  const spans = windows ?? (input as { spans: SiteSpans }).spans;
   const targets = plan.targets.map((target) => {
     const judgedOn = target.deadline < asOf ? target.deadline : asOf;
-    return targetCoverageOn(target, sitesInScope(target, sites, byId), windows, judgedOn, options, isToday);
+    return targetCoverageOn(target, sitesInScope(target, sites, byId), spans, judgedOn, options, isToday ? windows : null);
   });
   return { plan: summarizePlan(plan), asOf, targets };
 }

@@ -32,8 +32,12 @@ export function isSyncProblem(report: { state: string; failures: number } | null
  */
 export const syncProblemSql = (alias: string) => `(${alias}.state = 'failed' OR ${alias}.failures >= 3)`;
 
-/** Counts at @now: active, connected and equipped at or before @now, not decommissioned by then. */
+/**
+ * Counts at @now (1, else 0): active, connected and equipped at or before @now, not decommissioned by then. A CASE,
+ * not a product of the three tests: it stops at the first false one (a third of the per-row cost of the communes'
+ * whole-list pass over 45 000 devices).
+ */
 export const countsNowSql = (alias = '') => {
   const p = alias ? `${alias}.` : '';
-  return `((${p}status = 'active') * (ifnull(max(${p}first_seen, ${p}equipped_at), 9e15) <= @now) * (ifnull(${p}decommissioned_at, 9e15) > @now))`;
+  return `(CASE WHEN ${p}status = 'active' AND ifnull(max(${p}first_seen, ${p}equipped_at), 9e15) <= @now AND ifnull(${p}decommissioned_at, 9e15) > @now THEN 1 ELSE 0 END)`;
 };
