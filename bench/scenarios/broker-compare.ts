@@ -166,31 +166,57 @@ function summary<T extends BrokerStep | (Record<string, unknown> & { targetPerSe
   };
 }
 
-async function searchRaw(name: string, port: number, child: ChildProcess, o: BrokerCompareOptions) {
-  await waitForPort(port, child);
-  const url = `mqtt://127.0.0.1:${port}`;
-  const gen = Generator.start(o.workers);
-  try {
-    const per = Math.ceil(o.publishers / gen.size);
-    await gen.all({ cmd: 'init', mode: 'raw', mqttUrl: url, ids: [], fleetKey: '', connectConcurrency: 100, device: {} });
-    const connected = (
-      await gen.all((i) => ({ cmd: 'connect', mqttUrl: url, count: per, offset: i * per, concurrency: 100, subscribe: true }))
-    ).reduce((n, x) => n + x.connected, 0);
-    const search = await searchHighestHeld({
-      start: o.startRate,
-      tryRate: async (rate) => {
-        const step = await rawStep(gen, child, rate, o);
+const WARM_UP_MS = 5_000;
+
+/** A bare broker process for one step of the search, and how to stop it. */
+interface RawBroker {
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Each step runs on a fresh broker process with fresh connections: a broker pushed past saturation keeps its
+ * queue to the subscribers for minutes after the publishers stopped (aedes at 100 % of a core, still draining), so a
+ * step after a collapse measured the collapse, not its own rate (the 02:28 run: aedes "failed" at 18 000/s after
+ * holding 16 000). Each fresh process is warmed for WARM_UP_MS at half the step's rate first.
+ */
+async function searchRaw(name: string, startBroker: () => Promise<RawBroker>, o: BrokerCompareOptions) {
+  let connected = 0;
+  let subscribers = 0;
+  const search = await searchHighestHeld({
+    start: o.startRate,
+    tryRate: async (rate) => {
+      const broker = await startBroker();
+      const gen = Generator.start(o.workers);
+      try {
+        await waitForPort(broker.port, broker.child);
+        const url = `mqtt://127.0.0.1:${broker.port}`;
+        const per = Math.ceil(o.publishers / gen.size);
+        await gen.all({ cmd: 'init', mode: 'raw', mqttUrl: url, ids: [], fleetKey: '', connectConcurrency: 100, device: {} });
+        connected = (
+          await gen.all((i) => ({ cmd: 'connect', mqttUrl: url, count: per, offset: i * per, concurrency: 100, subscribe: true }))
+        ).reduce((n, x) => n + x.connected, 0);
+        subscribers = gen.size;
+        // A fresh process starts with a cold JIT: warm it for a few seconds at half the rate (which it held or
+        // will hold), drained again by the step before its measured window.
+        const warm = Math.floor(rate / 2);
+        await gen.all((i) => ({ cmd: 'rate', perSecond: warm / gen.size + (i < warm % gen.size ? 1 : 0), payloadBytes: 300 }));
+        await sleep(WARM_UP_MS);
+        await gen.all({ cmd: 'stopSampling' });
+        const step = await rawStep(gen, broker.child, rate, o);
         o.log(`  ${name} ${rate}/s: ${step.held ? 'held' : 'NOT held'} ${JSON.stringify(step)}`);
         return step;
-      },
-      maxSteps: o.maxSteps,
-      resolution: o.resolution,
-      granularity: 100,
-    });
-    return summary(name, search, { publishers: connected, subscribers: gen.size });
-  } finally {
-    await gen.stop();
-  }
+      } finally {
+        await gen.stop();
+        await broker.stop();
+      }
+    },
+    maxSteps: o.maxSteps,
+    resolution: o.resolution,
+    granularity: 100,
+  });
+  return summary(name, search, { publishers: connected, subscribers, freshBrokerPerStep: true });
 }
 
 /** The whole server (server/main.ts: auth, ACL, validation, commit before PUBACK) under the same generator. */
@@ -239,45 +265,56 @@ export async function runBrokerCompare(o: BrokerCompareOptions) {
   const out: Record<string, unknown> = { publishers: o.publishers, stepSeconds: o.stepSeconds, p99LimitMs: o.p99LimitMs };
   const want = new Set(o.targets ?? ['aedes', 'mosquitto', 'server']);
   if (want.has('aedes')) {
-    const port = await freePort();
-    const aedes = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/aedes-alone.ts', String(port)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    try {
-      out.aedes = await searchRaw('aedes', port, aedes, o);
-    } finally {
-      await stopChild(aedes);
-    }
+    out.aedes = await searchRaw(
+      'aedes',
+      async () => {
+        const port = await freePort();
+        const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/aedes-alone.ts', String(port)], {
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+        return { child, port, stop: () => stopChild(child) };
+      },
+      o,
+    );
   }
   const bin = want.has('mosquitto') ? mosquittoPath(o.log) : null;
   if (want.has('mosquitto') && !bin) out.mosquitto = { error: 'mosquitto not installed' };
   if (bin) {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
-    const port = await freePort();
-    const conf = join(dir, 'mosquitto.conf');
-    writeFileSync(
-      conf,
-      [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous true',
-        // No queue limits: its defaults silently drop QoS 1 to a slow subscriber (/work/shared/PERFORMANCE.md).
-        'max_queued_messages 0',
-        'max_inflight_messages 0',
-        'persistence false',
-        'log_dest none',
-        '',
-      ].join('\n'),
+    // `mosquitto -h` prints its version and exits non-zero.
+    const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+    const result = await searchRaw(
+      'mosquitto',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+        const port = await freePort();
+        const conf = join(dir, 'mosquitto.conf');
+        writeFileSync(
+          conf,
+          [
+            `listener ${port} 127.0.0.1`,
+            'allow_anonymous true',
+            // No queue limits: its defaults silently drop QoS 1 to a slow subscriber (/work/shared/PERFORMANCE.md).
+            'max_queued_messages 0',
+            'max_inflight_messages 0',
+            'persistence false',
+            'log_dest none',
+            '',
+          ].join('\n'),
+        );
+        const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+        return {
+          child,
+          port,
+          stop: async () => {
+            await stopChild(child);
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+      },
+      o,
     );
-    const mosquitto = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-    try {
-      // `mosquitto -h` prints its version and exits non-zero.
-      const version = spawnSync(bin, ['-h'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
-      out.mosquitto = { ...(await searchRaw('mosquitto', port, mosquitto, o)), version: version.trim() };
-    } finally {
-      await stopChild(mosquitto);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    out.mosquitto = { ...result, version: version.trim() };
   }
   if (want.has('server')) out.server = await searchServer(o);
   const rate = (k: string) => (out[k] as { heldPerSecond?: number } | undefined)?.heldPerSecond;
