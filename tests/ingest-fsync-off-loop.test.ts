@@ -10,10 +10,10 @@
  * Needs strace (Debian's package, installed by tools/ensure-system-packages.sh) and ptrace: skipped with the
  * reason otherwise.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topics } from '../protocol/index.js';
 import { openDatabase } from '../server/db/open-database.js';
@@ -21,8 +21,8 @@ import { seedReferenceData } from '../server/db/seed.js';
 import { CHECKPOINT_EVERY_MS } from '../server/ingest/checkpointer.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
 import { connectDevice, healthSample } from '../server/testing/test-server.js';
+import { startServerProcess } from './helpers/server-process.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const ROUNDS = 250;
 const straceMissing = spawnSync('strace', ['-V']).error ? 'strace is not installed' : null;
 const dataDir = mkdtempSync(join(tmpdir(), 'fleet-fsync-'));
@@ -34,63 +34,19 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startTracedServer(): Promise<string> {
-  // -f: every thread; -y: the path of each descriptor; -ttt: wall-clock time of each call, to cut the window.
-  const traced = spawn(
-    'strace',
-    [
-      '-f',
-      '--seccomp-bpf',
-      '-qq',
-      '-y',
-      '-ttt',
-      '-e',
-      'trace=execve,fsync,fdatasync,pwrite64',
-      '-o',
-      traceFile,
-      process.execPath,
-      '--import',
-      'tsx',
-      'server/main.ts',
+async function startTracedServer(): Promise<string> {
+  const started = await startServerProcess({
+    dataDir,
+    adminPassword: 'fsync-test-admin',
+    timeoutMs: 60_000,
+    // -f: every thread; -y: the path of each descriptor; -ttt: wall-clock time of each call, to cut the window.
+    wrap: (argv) => [
+      'strace',
+      ['-f', '--seccomp-bpf', '-qq', '-y', '-ttt', '-e', 'trace=execve,fsync,fdatasync,pwrite64', '-o', traceFile, ...argv],
     ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATA_DIR: dataDir,
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: '0',
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: '0',
-        MQTTS_PORT: '0',
-        HTTPS_PORT: '0',
-        ADMIN_PASSWORD: 'fsync-test-admin',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child = traced;
-  return new Promise((resolvePromise, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}\n${err}`)), 60_000);
-    traced.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    traced.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /MQTT \(TCP\)\s+(mqtt:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise(match[1] as string);
-      }
-    });
-    traced.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
-    });
   });
+  child = started.child;
+  return started.mqttUrl;
 }
 
 describe.skipIf(straceMissing)(

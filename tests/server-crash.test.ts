@@ -3,10 +3,10 @@
  * process (tsx server/main.ts), devices publish QoS 1 health, the server is SIGKILLed mid-stream, restarted,
  * and every sample whose PUBACK a device saw must be in the database; resending everything adds no duplicate.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topics } from '../protocol/index.js';
@@ -14,8 +14,8 @@ import { openDatabase } from '../server/db/open-database.js';
 import { seedReferenceData } from '../server/db/seed.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
 import { connectDevice, healthSample, waitFor } from '../server/testing/test-server.js';
+import { startServerProcess } from './helpers/server-process.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const DEVICES = 6;
 const dataDir = mkdtempSync(join(tmpdir(), 'fleet-crash-'));
 const children: ChildProcess[] = [];
@@ -25,45 +25,11 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Starts server/main.ts and resolves with its MQTT URL once it prints where it listens. */
-function startServerProcess(): Promise<{ child: ChildProcess; mqttUrl: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      MQTTS_PORT: '0',
-      HTTPS_PORT: '0',
-      ADMIN_PASSWORD: 'crash-test-admin',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolvePromise, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}\n${err}`)), 30_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /MQTT \(TCP\)\s+(mqtt:\/\/\S+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolvePromise({ child, mqttUrl: match[1] as string });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
-    });
-  });
+/** Starts server/main.ts on the test's data directory (tests/helpers/server-process.ts). */
+async function startServer(): Promise<{ child: ChildProcess; mqttUrl: string }> {
+  const started = await startServerProcess({ dataDir, adminPassword: 'crash-test-admin' });
+  children.push(started.child);
+  return started;
 }
 
 /** Each seq's sample has one device time, so the resends below are the same samples (as an agent's are). */
@@ -77,7 +43,7 @@ describe('crash safety of health ingest', () => {
     for (const id of ids) registerDevice(setup, { id, secret: `secret-${id}-0123456789`, siteId: 'gl-c-iao' });
     setup.close();
 
-    const first = await startServerProcess();
+    const first = await startServer();
     const acked = new Map<string, Set<number>>(ids.map((id) => [id, new Set<number>()]));
     const sent = new Map<string, number>(ids.map((id) => [id, 0]));
     const clients: MqttClient[] = [];
@@ -117,7 +83,7 @@ describe('crash safety of health ingest', () => {
     expect(totalAcked).toBeGreaterThanOrEqual(2000);
 
     // Restart on the same data: every acknowledged sample is there.
-    const second = await startServerProcess();
+    const second = await startServer();
     const check = openDatabase(join(dataDir, 'fleet.db'));
     const stored = (id: string) =>
       new Set(check.prepare('SELECT seq FROM health WHERE device_id = ?').pluck().all(id) as number[]);
