@@ -157,7 +157,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /dashboard/fonts/:name': { summary: 'dashboard fonts', who: 'anyone' },
   'GET /api/v1/dashboard/sites': { summary: 'dashboard table', who: DASHBOARD },
   'GET /api/v1/dashboard/districts': { summary: 'dashboard districts', who: DASHBOARD },
-  'GET /api/v1/dashboard/map': { summary: 'dashboard map', who: DASHBOARD },
+  'GET /api/v1/dashboard/map': {
+    summary: 'dashboard map (sends an ETag; If-None-Match answers 304 while no site changed state or problems)',
+    who: DASHBOARD,
+  },
   'GET /api/v1/dashboard/devices/:id/events': { summary: "a device's events", who: DASHBOARD },
   'GET /api/v1/alerts': { summary: 'open alerts', who: DASHBOARD },
   ...RELEASE_ROUTE_DOCS,
