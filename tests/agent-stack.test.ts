@@ -56,7 +56,9 @@ describe('agent against the real server', () => {
 
     await waitFor(() => agent.online(), 'agent online');
     for (let i = 0; i < 3; i++) await agent.collectHealth();
-    await waitFor(() => stored().length === 3, 'live samples stored');
+    // Stored is not yet acknowledged: a committed batch is visible before its fsync returned and its PUBACK went
+    // (server/ingest/wal-sync.ts). The outage below must find the agent's queue empty.
+    await waitFor(() => stored().length === 3 && agent.queueDepth() === 0, 'live samples stored and acknowledged');
     expect(stored()[0]?.disk_free).toBeGreaterThan(0);
 
     proxy.cut();
