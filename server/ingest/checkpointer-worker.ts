@@ -16,22 +16,13 @@ const db = new BetterSqlite3(file, { fileMustExist: true });
 db.pragma('synchronous = FULL');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 
-const totals: Extract<FromCheckpointer, { type: 'stats' }> = { type: 'stats', runs: 0, pages: 0, ms: 0 };
-const timer = setInterval(() => {
-  const started = performance.now();
-  const { checkpointed } = checkpoint.get() as { busy: number; log: number; checkpointed: number };
-  totals.runs++;
-  totals.pages += Math.max(0, checkpointed);
-  totals.ms += performance.now() - started;
-}, intervalMs);
+const timer = setInterval(() => checkpoint.get(), intervalMs);
 
-port.on('message', (message: 'stats' | 'close') => {
-  if (message === 'stats') port.postMessage(totals);
-  else {
-    clearInterval(timer);
-    db.close();
-    port.postMessage({ type: 'closed' } satisfies FromCheckpointer);
-    port.close();
-  }
+port.on('message', (message: 'close') => {
+  if (message !== 'close') return;
+  clearInterval(timer);
+  db.close();
+  port.postMessage({ type: 'closed' } satisfies FromCheckpointer);
+  port.close();
 });
 port.postMessage({ type: 'ready' } satisfies FromCheckpointer);

@@ -21,10 +21,7 @@ export interface CheckpointerData {
   file: string;
   intervalMs: number;
 }
-export type FromCheckpointer =
-  | { type: 'ready' }
-  | { type: 'closed' }
-  | { type: 'stats'; runs: number; pages: number; ms: number };
+export type FromCheckpointer = { type: 'ready' } | { type: 'closed' };
 
 /** How often the thread checkpoints. */
 export const CHECKPOINT_EVERY_MS = 1000;
@@ -44,8 +41,6 @@ function spawn(workerData: CheckpointerData): Worker {
 }
 
 export interface Checkpointer {
-  /** Checkpoints run, pages copied, ms spent, by the thread so far. */
-  stats(): Promise<{ runs: number; pages: number; ms: number }>;
   close(): Promise<void>;
 }
 
@@ -70,13 +65,6 @@ export async function startCheckpointer(db: Database, log: Logger, intervalMs = 
   if (ready?.type === 'ready') db.pragma(`wal_autocheckpoint = ${WAL_BOUND_PAGES}`);
 
   return {
-    async stats() {
-      if (!alive) return { runs: 0, pages: 0, ms: 0 };
-      const reply = next();
-      worker.postMessage('stats');
-      const m = await reply;
-      return m.type === 'stats' ? { runs: m.runs, pages: m.pages, ms: m.ms } : { runs: 0, pages: 0, ms: 0 };
-    },
     async close() {
       if (!alive) return;
       alive = false;
