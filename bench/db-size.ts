@@ -32,7 +32,7 @@ import { createAudit } from '../server/auth/audit.js';
 import { loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/db/open-database.js';
 import { createDeviceDataRepo } from '../server/ingest/device-data-repo.js';
-import { createMaintenance } from '../server/ingest/maintenance.js';
+import { createMaintenance, maintenanceOptionsOf } from '../server/ingest/maintenance.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
 import { simSecret } from '../tools/fleet-sim/provision.js';
 
@@ -82,19 +82,7 @@ const data = createDeviceDataRepo(db);
 const start = Date.UTC(2026, 0, 1);
 let now = start;
 const audit = createAudit(db, () => now);
-const maintenance = createMaintenance(
-  db,
-  {
-    intervalMs: config.MAINTENANCE_INTERVAL,
-    retentionMs: config.HEALTH_RETENTION,
-    hourlyRetentionMs: config.HEALTH_HOURLY_RETENTION,
-    eventsRetentionMs: config.EVENTS_RETENTION,
-    auditRetentionMs: config.AUDIT_RETENTION,
-    offlineAfterMs: config.OFFLINE_AFTER,
-    contentRoot: null,
-  },
-  pino({ level: 'silent' }),
-);
+const maintenance = createMaintenance(db, maintenanceOptionsOf(config, null), pino({ level: 'silent' }));
 
 const ids = Array.from({ length: kiosks }, (_, i) => `k-${String(i).padStart(4, '0')}`);
 db.transaction(() => {

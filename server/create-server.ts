@@ -33,7 +33,7 @@ import { routeModules } from './http/routes.js';
 import { startCheckpointer } from './ingest/checkpointer.js';
 import { createDeviceDataRepo } from './ingest/device-data-repo.js';
 import { GroupCommitWriter } from './ingest/group-commit.js';
-import { createMaintenance } from './ingest/maintenance.js';
+import { createMaintenance, maintenanceOptionsOf } from './ingest/maintenance.js';
 import { markAllOffline } from './registry/devices-repo.js';
 import { type ReleaseService, releaseServiceFor } from './releases/index.js';
 import * as tls from './tls/index.js';
@@ -317,15 +317,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
 
     const maintenance = createMaintenance(
       db,
-      {
-        intervalMs: config.MAINTENANCE_INTERVAL,
-        retentionMs: config.HEALTH_RETENTION,
-        hourlyRetentionMs: config.HEALTH_HOURLY_RETENTION,
-        eventsRetentionMs: config.EVENTS_RETENTION,
-        auditRetentionMs: config.AUDIT_RETENTION,
-        offlineAfterMs: config.OFFLINE_AFTER,
-        contentRoot: content.store.root,
-      },
+      maintenanceOptionsOf(config, content.store.root),
       log.child({ module: 'maintenance' }),
     );
     maintenance.start();

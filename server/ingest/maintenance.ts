@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { deleteExpiredSessions } from '../auth/users-repo.js';
 import { expireCommands } from '../commands/commands-repo.js';
+import type { ServerConfig } from '../config.js';
 import type { Database } from '../db/open-database.js';
 import { type ContentGcResult, createContentGc } from './content-gc.js';
 
@@ -33,6 +34,30 @@ export interface MaintenanceOptions {
   contentRoot?: string | null;
   /** How old an unreferenced content file must be before it is removed (default 24 h). */
   contentGraceMs?: number;
+}
+
+/** The maintenance settings of the server's configuration: one mapping for the server and bench/db-size.ts. */
+export function maintenanceOptionsOf(
+  config: Pick<
+    ServerConfig,
+    | 'MAINTENANCE_INTERVAL'
+    | 'HEALTH_RETENTION'
+    | 'HEALTH_HOURLY_RETENTION'
+    | 'EVENTS_RETENTION'
+    | 'AUDIT_RETENTION'
+    | 'OFFLINE_AFTER'
+  >,
+  contentRoot: string | null,
+): MaintenanceOptions {
+  return {
+    intervalMs: config.MAINTENANCE_INTERVAL,
+    retentionMs: config.HEALTH_RETENTION,
+    hourlyRetentionMs: config.HEALTH_HOURLY_RETENTION,
+    eventsRetentionMs: config.EVENTS_RETENTION,
+    auditRetentionMs: config.AUDIT_RETENTION,
+    offlineAfterMs: config.OFFLINE_AFTER,
+    contentRoot,
+  };
 }
 
 export function createMaintenance(db: Database, options: MaintenanceOptions, log: Logger) {
