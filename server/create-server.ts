@@ -119,7 +119,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       },
     );
     cleanups.unshift(() => writer.close());
-    const checkpointer = await startCheckpointer(db, log.child({ module: 'checkpoint' }));
+    const checkpointer = await startCheckpointer(db, log.child({ module: 'checkpoint' }), {
+      failed: (code) => metrics.dbErrors.inc({ op: 'checkpoint', code }),
+    });
     // Stopped after the writer's last commit, before the database closes (which checkpoints what is left).
     cleanups.splice(cleanups.indexOf(closeDb), 0, () => checkpointer.close());
     const data = createDeviceDataRepo(db);

@@ -16,7 +16,27 @@ const db = new BetterSqlite3(file, { fileMustExist: true });
 db.pragma('synchronous = FULL');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 
-const timer = setInterval(() => checkpoint.get(), intervalMs);
+// A checkpoint that fails (a full disk, an I/O error) is tried again at the next tick: SQLite records a checkpoint's
+// progress only after the database's fsync returned, so a retry copies again every page the failed one wrote. The
+// server hears of the first failure of a run and of the recovery, not of every tick.
+let failing = false;
+const timer = setInterval(() => {
+  try {
+    checkpoint.get();
+    if (failing) port.postMessage({ type: 'recovered' } satisfies FromCheckpointer);
+    failing = false;
+  } catch (error) {
+    if (!failing) {
+      const code = (error as { code?: unknown }).code;
+      port.postMessage({
+        type: 'failed',
+        message: (error as Error).message,
+        code: typeof code === 'string' ? code : 'other',
+      } satisfies FromCheckpointer);
+    }
+    failing = true;
+  }
+}, intervalMs);
 
 port.on('message', (message: 'close') => {
   if (message !== 'close') return;

@@ -6,8 +6,9 @@
  * COMMIT, on the event loop — at 10 000 samples/s three times a second, each a stall of two fsyncs. Here a worker
  * thread (checkpointer-worker.ts) with its own connection runs a PASSIVE checkpoint every `intervalMs`, and the
  * server's connection keeps a far higher autocheckpoint as the bound on the WAL's size: it finds the pages already
- * copied (PASSIVE never completes while writers append, so this is also what lets the WAL restart). If the thread
- * fails, the server's connection goes back to SQLite's default and checkpoints as before.
+ * copied (PASSIVE never completes while writers append, so this is also what lets the WAL restart). A checkpoint that
+ * fails (a full disk) is logged and tried again at the next interval; if the thread itself stops, the server's
+ * connection goes back to SQLite's default and checkpoints as before.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +22,12 @@ export interface CheckpointerData {
   file: string;
   intervalMs: number;
 }
-export type FromCheckpointer = { type: 'ready' } | { type: 'closed' };
+export type FromCheckpointer =
+  | { type: 'ready' }
+  | { type: 'closed' }
+  /** The checkpoints started failing (`code`: the SQLite code); the thread keeps trying every interval. */
+  | { type: 'failed'; message: string; code: string }
+  | { type: 'recovered' };
 
 /** How often the thread checkpoints. */
 export const CHECKPOINT_EVERY_MS = 1000;
@@ -44,8 +50,14 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
-export async function startCheckpointer(db: Database, log: Logger, intervalMs = CHECKPOINT_EVERY_MS): Promise<Checkpointer> {
-  const worker = spawn({ file: db.name, intervalMs });
+export interface CheckpointerOptions {
+  intervalMs?: number;
+  /** The checkpoints started failing (once a run of failures; counted in fleet_db_errors_total by the server). */
+  failed?(code: string): void;
+}
+
+export async function startCheckpointer(db: Database, log: Logger, options: CheckpointerOptions = {}): Promise<Checkpointer> {
+  const worker = spawn({ file: db.name, intervalMs: options.intervalMs ?? CHECKPOINT_EVERY_MS });
   let alive = true;
   const fallBack = (reason: string) => {
     if (!alive) return;
@@ -55,7 +67,15 @@ export async function startCheckpointer(db: Database, log: Logger, intervalMs = 
   };
   const waiters: Array<(message: FromCheckpointer) => void> = [];
   worker.on('message', (message: FromCheckpointer) => {
-    for (const waiter of waiters.splice(0)) waiter(message);
+    if (message.type === 'failed') {
+      // The WAL grows meanwhile (the server's own autocheckpoint fails the same way); nothing acknowledged is at risk.
+      log.error({ code: message.code, err: message.message }, 'checkpoint failed; tried again every interval');
+      options.failed?.(message.code);
+    } else if (message.type === 'recovered') {
+      log.info('checkpoints succeed again');
+    } else {
+      for (const waiter of waiters.splice(0)) waiter(message);
+    }
   });
   worker.on('error', (error) => fallBack(error.message));
   worker.on('exit', (code) => fallBack(`exited with ${code}`));
