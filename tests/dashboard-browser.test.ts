@@ -341,6 +341,29 @@ describe('department dashboard in Chromium', () => {
       expect.arrayContaining([expect.stringContaining('Đức Cơ'), expect.stringContaining('Chư Prông')]),
     );
     await shot(page, '07-map');
+
+    // Drawn again with nothing changed: the browser revalidates the map with its ETag and gets 304, no body (the
+    // page's fetch then sees the cached 200, which is what Playwright reports as the status).
+    const seen: Array<{ ifNoneMatch: string | undefined; bodyBytes: number }> = [];
+    const onResponse = async (res: import('playwright-core').Response) => {
+      if (!res.url().endsWith('/api/v1/dashboard/map')) return;
+      await res.finished();
+      const request = res.request();
+      seen.push({
+        ifNoneMatch: (await request.allHeaders())['if-none-match'],
+        bodyBytes: (await request.sizes()).responseBodySize,
+      });
+    };
+    page.on('response', onResponse);
+    await page.goto(`${stack.url}/#/alerts`);
+    await page.locator('#alert-table').waitFor();
+    await page.goto(`${stack.url}/#/map`);
+    await page.locator('#district-groups rect').first().waitFor();
+    await expect.poll(() => seen.length).toBeGreaterThan(0);
+    page.off('response', onResponse);
+    expect(seen[0]?.ifNoneMatch).toMatch(/^"map-/);
+    expect(seen[0]?.bodyBytes).toBe(0);
+    expect(await page.locator('#site-map circle').count()).toBe(3);
   });
 
   it('downloads the CSV report with Vietnamese names intact', async () => {
