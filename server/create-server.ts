@@ -61,7 +61,10 @@ export interface RunningServer {
   notifyManifest(deviceId: string, seq: number): void;
   /** The first admin's generated one-time password when this start created it, else null. */
   initialAdminPassword: string | null;
-  /** Takes a backup into BACKUP_DIR now (or joins the one under way); rejects when BACKUP_DIR is not set. */
+  /**
+   * Takes a backup into BACKUP_DIR holding everything committed before the call (while one is under way: the next
+   * one, started when it ends); rejects when BACKUP_DIR is not set.
+   */
   backup(): Promise<BackupResult>;
   /** Flushes the ingest queue, then closes broker, HTTP and database. */
   close(): Promise<void>;

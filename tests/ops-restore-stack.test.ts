@@ -147,8 +147,9 @@ it('backup → data directory destroyed → restore → the same kiosk reconnect
   server = await createServer(settings(secondDir), { logger: log });
   expect(server.caFingerprint).toBe(caBefore);
 
-  // The same kiosk, same credentials and pinned CA: reconnects; the buffered samples arrive. (Seen to time out a
-  // few times under a loaded machine, never alone: the log says what the agent and the server did meanwhile.)
+  // The same kiosk, same credentials and pinned CA: reconnects; the buffered samples arrive. On a failure the log
+  // says what the agent and the server did meanwhile (it showed this test's old flake under load: "device login
+  // refused, known: false", the backup being the one the schedule started at boot; server/backup/schedule.test.ts).
   await waitFor(() => agent.online(), 'agent reconnected to the restored server', 20_000).catch((err: Error) => {
     throw new Error(`${err.message}; the log since the server went:\n${logLines.slice(sinceDisaster).join('')}`);
   });

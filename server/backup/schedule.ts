@@ -37,6 +37,8 @@ export function createBackupSchedule(options: BackupScheduleOptions) {
   const { metrics, log } = options;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<BackupResult> | null = null;
+  /** The backup that starts when the running one ends: what callers of runNow() during a backup get. */
+  let queued: Promise<BackupResult> | null = null;
   let stopped = false;
   let nextAt: number | null = null;
   let lastSuccess: BackupStatus['lastSuccess'] = null;
@@ -48,14 +50,34 @@ export function createBackupSchedule(options: BackupScheduleOptions) {
     nextAt = Date.now() + delayMs;
     timer = setTimeout(() => {
       timer = null;
-      runNow().catch(() => {});
+      // Due while one is under way (asked for by hand): that one is the schedule's, it reschedules when done.
+      if (!running) runNow().catch(() => {});
     }, delayMs);
     timer.unref();
   }
 
-  /** Takes a backup now (or joins the one running). */
+  /**
+   * Takes a backup now and resolves with it: it holds everything committed before the call. While one is under
+   * way (it may have started before what the caller just wrote), the caller gets the next one, started when that
+   * ends; callers meanwhile share it.
+   */
   function runNow(): Promise<BackupResult> {
-    running ??= (async () => {
+    if (!running) return start();
+    queued ??= running
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        queued = null;
+        if (stopped) throw new Error('the server is stopping: no backup started');
+        return running ?? start();
+      });
+    return queued;
+  }
+
+  function start(): Promise<BackupResult> {
+    running = (async () => {
       const started = Date.now();
       try {
         const result = await runBackup({
@@ -142,6 +164,7 @@ export function createBackupSchedule(options: BackupScheduleOptions) {
       if (timer) clearTimeout(timer);
       timer = null;
       await running?.catch(() => {});
+      await queued?.catch(() => {});
     },
   };
 }
