@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import type { LocalManifest } from '../protocol/index.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
 import { startTestServer, waitFor } from '../server/testing/test-server.js';
 import { agentEnv, fixedHealth, item, silent } from './helpers/agent-fixture.js';
+import { fillToTheLastByte } from './helpers/fill-disk.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -27,28 +28,6 @@ afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
   cleanups = [];
 });
-
-/** Appends to `path` until the file system has not one byte left (ever smaller writes down to 1 byte). */
-function fillToTheLastByte(path: string): number {
-  const fd = openSync(path, 'a');
-  let written = 0;
-  try {
-    for (let size = 1 << 20; size >= 1; size >>= 1) {
-      const buf = Buffer.alloc(size, 0x5a);
-      for (let i = 0; i < 64; i++) {
-        try {
-          written += writeSync(fd, buf);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return written;
-}
 
 describe.skipIf(!isRoot)('fault drill: data directory filled to the last byte (tmpfs; needs root to mount)', () => {
   it('keeps health flowing from memory, reports disk_full, serves the page, reuses no seq after a restart', async () => {

@@ -16,19 +16,16 @@ import {
   type TestServer,
   waitFor,
 } from '../server/testing/test-server.js';
+import { deviceClients } from './helpers/device-clients.js';
 
 let server: TestServer;
-const clients: MqttClient[] = [];
-async function device(id: string, secret: string): Promise<MqttClient> {
-  const client = await connectDevice(server.mqttUrl, id, secret);
-  clients.push(client);
-  return client;
-}
+const clients = deviceClients();
+const device = (id: string, secret: string) => clients.connect(server.mqttUrl, id, secret);
 beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(async () => {
-  for (const client of clients) client.end(true);
+  clients.endAll();
   await server?.stop();
 });
 

@@ -33,47 +33,12 @@ import { registerDevice } from '../server/registry/devices-repo.js';
 import { startTestServer, type TestServer } from '../server/testing/test-server.js';
 import { fixedHealth, silent } from './helpers/agent-fixture.js';
 import { waitFor } from './helpers/agent-test-net.js';
+import { cleanupsRunBy } from './helpers/cleanups.js';
 import { ContentApiStandIn } from './helpers/content-api-stand-in.js';
+import { tokenPeople } from './helpers/token-people.js';
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  cleanups = [];
-});
-
-type Call = (method: string, path: string, body?: unknown) => Promise<Response>;
-function caller(baseUrl: string, token: string): Call {
-  return (method, path, body) =>
-    fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-}
-
-function people(server: { db: TestServer['db']; httpUrl: string }) {
-  const token = (username: string, role: 'admin' | 'editor' | 'approver') => {
-    const user = insertUser(server.db, { username, role, passwordHash: 'unused: token sign-in' });
-    return createApiToken(server.db, { userId: user.id, name: 'test', ttlMs: null }).token;
-  };
-  const admin = caller(server.httpUrl, token('root-admin', 'admin'));
-  const editor = caller(server.httpUrl, token('bt', 'editor'));
-  const approver = caller(server.httpUrl, token('pd', 'approver'));
-  let n = 0;
-  /** Publishes one text bulletin to every site. */
-  async function publish(): Promise<string> {
-    const id = `bulletin-${++n}`;
-    expect((await editor('POST', '/api/v1/content', { kind: 'bulletin', id })).status).toBe(201);
-    expect((await editor('PUT', `/api/v1/content/${id}/translations/vi`, { title: `Tin ${n}`, body: 'Nội dung' })).status).toBe(
-      200,
-    );
-    expect((await editor('POST', `/api/v1/content/${id}/submit`)).status).toBe(200);
-    expect((await approver('POST', `/api/v1/content/${id}/approve`)).status).toBe(200);
-    expect((await approver('POST', `/api/v1/content/${id}/publish`)).status).toBe(200);
-    return id;
-  }
-  return { admin, publish };
-}
+const cleanups = cleanupsRunBy(afterEach);
+const people = (server: { db: TestServer['db']; httpUrl: string }) => tokenPeople(server, 'Nội dung');
 
 async function startAgent(config: Record<string, unknown>, dir: string, env: Record<string, string> = {}): Promise<RunningAgent> {
   const agent = await createAgent(

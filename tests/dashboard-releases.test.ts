@@ -20,9 +20,8 @@ import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboardUi } from '../dashboard-ui/build-dashboard-ui.js';
-import { signCanonical } from '../protocol/ed25519.js';
 import { type ReleaseReport, type SignedRelease, topics } from '../protocol/index.js';
-import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
+import { loadOrCreateSigningKeys } from '../server/content/index.js';
 import { decommissionDevice } from '../server/registry/devices-repo.js';
 import {
   addDevice,
@@ -34,7 +33,7 @@ import {
   waitFor,
 } from '../server/testing/test-server.js';
 import { launchDashboardBrowser, login, rawKeys, shot } from './helpers/dashboard-browser.js';
-import { testReleaseManifest } from './helpers/test-release.js';
+import { signWithServerKeyring, testReleaseManifest } from './helpers/test-release.js';
 
 const VERSION = '1.0.1';
 const RUNTIME_BYTES = 3 * 1024 * 1024;
@@ -76,10 +75,7 @@ async function writeRelease(dir: string, version: string): Promise<SignedRelease
     ['runtime/node', randomBytes(RUNTIME_BYTES)],
   ]);
   const release = testReleaseManifest(version, files);
-  const initial = await loadOrCreateSigningKeys(server.dataDir);
-  const { keys, document } = openKeyring({ db: server.db, dataDir: server.dataDir, initial }).signer();
-  const rootKey = enrollmentKeys(server.db)?.rootKey as string;
-  const signed = { release, keyId: keys.keyId, keys: document, rootKey, signature: signCanonical(release, keys.privateKey) };
+  const signed = signWithServerKeyring(server, await loadOrCreateSigningKeys(server.dataDir), release);
   for (const [path, bytes] of files) {
     await mkdir(join(dir, path, '..'), { recursive: true });
     await writeFile(join(dir, path), bytes);

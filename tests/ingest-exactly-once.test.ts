@@ -4,7 +4,6 @@
  * so the resend is mqtt.js's own, after its reconnect.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -14,22 +13,13 @@ import { parseAgentConfig } from '../agent/config.js';
 import { createAgent } from '../agent/create-agent.js';
 import { topics } from '../protocol/index.js';
 import { loadOrCreateSigningKeys } from '../server/content/signing-keys.js';
-import {
-  addDevice,
-  connectDevice,
-  healthSample,
-  startTestServer,
-  type TestServer,
-  waitFor,
-} from '../server/testing/test-server.js';
+import { addDevice, healthSample, startTestServer, type TestServer, waitFor } from '../server/testing/test-server.js';
+import { startCuttableProxy } from './helpers/agent-test-net.js';
+import { deviceClients } from './helpers/device-clients.js';
 
 let server: TestServer;
-const clients: MqttClient[] = [];
-async function device(url: string, id: string, secret: string, options = {}): Promise<MqttClient> {
-  const client = await connectDevice(url, id, secret, options);
-  clients.push(client);
-  return client;
-}
+const clients = deviceClients();
+const device = clients.connect;
 const count = (sql: string, ...params: unknown[]) =>
   server.db
     .prepare(sql)
@@ -40,61 +30,23 @@ async function messagesIn(kind: string): Promise<number> {
   return Number(new RegExp(`^fleet_mqtt_messages_in_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
-/**
- * A TCP proxy to the broker. While `swallow` is on, nothing the broker sends reaches the device (its PUBACKs
- * are lost); `cut()` ends the connections so the device reconnects and resends what was not acknowledged.
- */
-async function startLossyProxy(targetPort: number) {
-  const sockets = new Set<Socket>();
-  const state = { swallow: false };
-  const proxy: Server = createServer((inbound) => {
-    const outbound = connect(targetPort, '127.0.0.1');
-    sockets.add(inbound);
-    sockets.add(outbound);
-    inbound.pipe(outbound);
-    outbound.on('data', (chunk: Buffer) => {
-      if (!state.swallow) inbound.write(chunk);
-    });
-    const drop = () => {
-      inbound.destroy();
-      outbound.destroy();
-      sockets.delete(inbound);
-      sockets.delete(outbound);
-    };
-    inbound.on('error', drop).on('close', drop);
-    outbound.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `mqtt://127.0.0.1:${(proxy.address() as { port: number }).port}`,
-    state,
-    cut() {
-      for (const s of sockets) s.destroy();
-      sockets.clear();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => resolve());
-      }),
-  };
-}
-
 /** Publishes once with the PUBACK lost, then lets mqtt.js reconnect and resend; resolves on the final PUBACK. */
 async function publishWithLostPuback(
-  proxy: Awaited<ReturnType<typeof startLossyProxy>>,
+  proxy: Awaited<ReturnType<typeof startCuttableProxy>>,
   client: MqttClient,
   topic: string,
   payload: string,
   committed: () => boolean,
 ): Promise<void> {
-  proxy.state.swallow = true;
+  proxy.swallow(true);
   const acked = new Promise<void>((resolve, reject) =>
     client.publish(topic, payload, { qos: 1 }, (error) => (error ? reject(error) : resolve())),
   );
   await waitFor(committed, 'the first delivery committed');
-  proxy.state.swallow = false;
+  proxy.swallow(false);
+  // Ends the connections (and lets new ones in) so the device reconnects and resends what was not acknowledged.
   proxy.cut();
+  proxy.restore();
   await acked;
 }
 
@@ -102,7 +54,7 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterEach(() => {
-  for (const client of clients.splice(0)) client.end(true);
+  clients.endAll();
 });
 afterAll(async () => {
   await server?.stop();
@@ -119,7 +71,7 @@ describe('resends after a lost PUBACK', () => {
   it('an event resent by mqtt.js after its reconnect, or published again with the dup flag, is stored once', async () => {
     const { id, secret } = addDevice(server, 'kiosk-ev-resend');
     const port = Number(new URL(server.mqttUrl).port);
-    const proxy = await startLossyProxy(port);
+    const proxy = await startCuttableProxy(port, { lossy: true });
     try {
       const client = await device(proxy.url, id, secret, { reconnectPeriod: 50 });
       const event = JSON.stringify({ type: 'disk_full', severity: 'critical', message: 'no space left', ts: Date.now() });
@@ -143,7 +95,7 @@ describe('resends after a lost PUBACK', () => {
   it('a sync failure resent after a lost PUBACK counts once; real repeated failures still count', async () => {
     const { id, secret } = addDevice(server, 'kiosk-sync-resend');
     const port = Number(new URL(server.mqttUrl).port);
-    const proxy = await startLossyProxy(port);
+    const proxy = await startCuttableProxy(port, { lossy: true });
     const failures = () => count('SELECT failures FROM device_sync WHERE device_id = ?', id);
     try {
       const client = await device(proxy.url, id, secret, { reconnectPeriod: 50 });

@@ -7,15 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MapBase } from '../protocol/api.js';
 import { listAudit } from '../server/auth/audit.js';
 import { parseSitesCsv } from '../server/db/seed.js';
-import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../server/testing/test-server.js';
+import type { HttpSession, TestServer } from '../server/testing/test-server.js';
+import { startServerAsAdmin } from './helpers/admin-server.js';
 
 let server: TestServer;
 let admin: HttpSession;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = new HttpSession(server.httpUrl);
-  expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
+  ({ server, admin } = await startServerAsAdmin());
 });
 
 afterAll(async () => {

@@ -32,6 +32,7 @@ import {
   type TestServer,
   waitFor,
 } from '../server/testing/test-server.js';
+import { runProvisioningCli } from './helpers/provisioning-cli.js';
 
 let server: TestServer;
 let provisioningUrl: string;
@@ -89,30 +90,7 @@ afterAll(async () => {
 });
 
 /** Runs the CLI as a technician would (tsx, a separate process); bounded in time. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'provisioning/cli.ts', ...args], {
-      cwd: process.cwd(),
-      env: { PATH: process.env.PATH ?? '', HOME: work, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`CLI ${args.join(' ')} did not finish in 60 s\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runProvisioningCli(args, { HOME: work, ...env });
 
 describe('technician flow, whole stack', () => {
   it('token → CLI enroll → first agent health → MQTT with the issued credentials → wrong secret refused → revoke disconnects', async () => {

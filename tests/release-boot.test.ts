@@ -11,15 +11,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOOT_GUARD } from '../agent/updater-boot.js';
-import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, waitFor } from '../server/testing/test-server.js';
+import { waitFor } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
-import { startInstalledAgent } from './helpers/installed-agent.js';
+import { cleanupsRunBy } from './helpers/cleanups.js';
+import { enrollWithInstalledCli, startInstalledAgent } from './helpers/installed-agent.js';
 
 const run = promisify(execFile);
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const cleanups = cleanupsRunBy(afterAll);
 
 const execStart = (unit: string) => /^ExecStart=(.*)$/m.exec(unit)?.[1];
 
@@ -47,29 +45,14 @@ describe('installed kiosk starts through the boot guard', () => {
     expect(unit).toMatch(/^Environment=AGENT_UPDATE_HEARTBEAT=1$/m);
 
     // Enroll with the bundled CLI against a real server, then start the agent as systemd does: through the guard.
-    const server = await startTestServer();
-    cleanups.push(() => server.stop());
-    const admin = new HttpSession(server.httpUrl);
-    expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
-    const created = await admin.json<{ tokens: Array<{ token: string }> }>('POST', '/api/v1/enrollment-tokens', {
-      siteId: 'gl-c-iao',
-    });
-    expect(created.status).toBe(201);
     const env = { PATH: process.env.PATH, HOME: prefix };
     const configFile = join(prefix, 'etc/kiosk/agent-config.json');
-    await run(
-      join(home, 'current/bin/kiosk-provision'),
-      [
-        'enroll',
-        '--server',
-        server.httpUrl,
-        '--token',
-        created.body.tokens[0]?.token as string,
-        '--dir',
-        join(prefix, 'etc/kiosk'),
-      ],
-      { env, timeout: 60_000 },
-    );
+    const { server } = await enrollWithInstalledCli({
+      provision: join(home, 'current/bin/kiosk-provision'),
+      prefix,
+      env,
+      cleanups,
+    });
     const { deviceId } = JSON.parse(await readFile(configFile, 'utf8')) as { deviceId: string };
 
     const installed = await startInstalledAgent({ launcher: guard, configFile, prefix, env: { ...env, KIOSK_ROOT: home } });

@@ -8,18 +8,15 @@
  * and then the new one: its update must commit. The slots are minimal releases built here (bin/kiosk-agent runs this
  * tree's agent with tsx), signed with the server's keyring.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBootGuard } from '../agent/updater-boot.js';
-import { signCanonical } from '../protocol/ed25519.js';
 import type { SignedRelease } from '../protocol/index.js';
-import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
+import { enrollmentKeys, loadOrCreateSigningKeys } from '../server/content/index.js';
 import {
   addDevice,
   HttpSession,
@@ -29,7 +26,13 @@ import {
   waitFor,
 } from '../server/testing/test-server.js';
 import { freePort } from './helpers/agent-test-net.js';
-import { testReleaseManifest } from './helpers/test-release.js';
+import {
+  installReleaseSlot,
+  putMissingFiles,
+  signWithServerKeyring,
+  superviseBootGuard,
+  testReleaseManifest,
+} from './helpers/test-release.js';
 
 const REPO = join(import.meta.dirname, '..');
 const UI_DIR = join(REPO, 'kiosk-ui', 'dist');
@@ -41,7 +44,6 @@ const unavailable = !existsSync(CHROMIUM)
     : null;
 if (unavailable) console.warn(`tests/release-heartbeat.test.ts skipped: ${unavailable}`);
 const PROVE_S = 30;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let server: TestServer;
 let admin: HttpSession;
@@ -58,42 +60,21 @@ async function makeRelease(version: string): Promise<{ signed: SignedRelease; fi
     ],
     ['runtime/node', randomBytes(4096)],
   ]);
-  const release = testReleaseManifest(version, files);
-  const keyring = openKeyring({ db: server.db, dataDir: server.dataDir, initial: await loadOrCreateSigningKeys(server.dataDir) });
-  const { keys, document } = keyring.signer();
-  const rootKey = enrollmentKeys(server.db)?.rootKey as string;
-  return {
-    signed: { release, keyId: keys.keyId, keys: document, rootKey, signature: signCanonical(release, keys.privateKey) },
-    files,
-  };
+  const initial = await loadOrCreateSigningKeys(server.dataDir);
+  return { signed: signWithServerKeyring(server, initial, testReleaseManifest(version, files)), files };
 }
 
 async function upload(rel: { signed: SignedRelease; files: Map<string, Buffer> }): Promise<void> {
   const up = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', rel.signed);
   expect(up.status, JSON.stringify(up.body)).toBe(201);
-  for (const bytes of rel.files.values()) {
-    if (!up.body.missing.includes(sha(bytes))) continue;
-    const res = await fetch(`${server.httpUrl}/api/v1/releases/files/${sha(bytes)}`, {
-      method: 'PUT',
-      headers: { cookie: (admin as unknown as { cookie: string }).cookie, 'content-type': 'application/octet-stream' },
-      body: bytes,
-    });
-    expect(res.status).toBe(201);
-  }
+  await putMissingFiles(server, admin, rel.files, up.body.missing);
 }
 
 /** A kiosk on `installed`: its release root, a config with a fixed kiosk port, and a supervisor restarting the guard. */
 async function startKiosk(id: string, installed: { signed: SignedRelease; files: Map<string, Buffer> }) {
   const dir = await mkdtemp(join(work, `${id}-`));
   const root = join(dir, 'opt-kiosk');
-  const slot = join(root, 'releases', installed.signed.release.version);
-  for (const f of installed.signed.release.files) {
-    await mkdir(join(slot, f.path, '..'), { recursive: true });
-    await writeFile(join(slot, f.path), installed.files.get(f.path) as Buffer, { mode: f.mode });
-  }
-  await writeFile(join(slot, 'release.json'), JSON.stringify(installed.signed));
-  await symlink(join('releases', installed.signed.release.version), join(root, 'current'));
-  await ensureBootGuard(root);
+  await installReleaseSlot(root, installed.signed, installed.files);
   const device = addDevice(server, id);
   const kioskPort = await freePort();
   const config = join(dir, 'agent.json');
@@ -110,35 +91,20 @@ async function startKiosk(id: string, installed: { signed: SignedRelease; files:
       kioskPort,
     }),
   );
-  let child: ChildProcess | null = null;
-  let stopped = false;
-  const run = (): void => {
-    if (stopped) return;
-    child = spawn('/bin/sh', [join(root, 'bin', 'kiosk-boot'), '--config', config], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'silent',
-        AGENT_UI_DIR: UI_DIR,
-        AGENT_HEALTH_INTERVAL_MS: '500',
-        AGENT_RECONNECT_CAP_S: '1',
-        AGENT_UPDATE_PROVE_S: String(PROVE_S),
-        AGENT_UPDATE_HEARTBEAT: '1',
-      },
-      stdio: 'ignore',
-    });
-    child.once('exit', () => setTimeout(run, 200));
-  };
-  run();
-  stops.push(async () => {
-    stopped = true;
-    const c = child as ChildProcess | null;
-    if (c && c.exitCode === null && c.signalCode === null) {
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await gone;
-    }
-  });
+  const guard = superviseBootGuard(root, config, () => ({
+    cwd: REPO,
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'silent',
+      AGENT_UI_DIR: UI_DIR,
+      AGENT_HEALTH_INTERVAL_MS: '500',
+      AGENT_RECONNECT_CAP_S: '1',
+      AGENT_UPDATE_PROVE_S: String(PROVE_S),
+      AGENT_UPDATE_HEARTBEAT: '1',
+    },
+    stdio: 'ignore',
+  }));
+  stops.push(guard.stop);
   return {
     id,
     url: `http://127.0.0.1:${kioskPort}/`,

@@ -9,29 +9,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, waitFor } from '../server/testing/test-server.js';
+import { waitFor } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
-import { startInstalledAgent } from './helpers/installed-agent.js';
+import { cleanupsRunBy } from './helpers/cleanups.js';
+import { enrollWithInstalledCli, startInstalledAgent } from './helpers/installed-agent.js';
+import { canUnshare } from './helpers/net-namespace.js';
+
+const unshareWorks = await canUnshare();
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const canUnshare =
-  isRoot &&
-  (await run('unshare', ['-n', 'true']).then(
-    () => true,
-    () => false,
-  ));
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const cleanups = cleanupsRunBy(afterAll);
 
 function rssKb(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1]));
 }
 
-describe.skipIf(!canUnshare)(
-  `install from one file with no network${canUnshare ? '' : ' (skipped: needs root and unshare -n)'}`,
+describe.skipIf(!unshareWorks)(
+  `install from one file with no network${unshareWorks ? '' : ' (skipped: needs root and unshare -n)'}`,
   () => {
     it('installs with the network cut; the installed agent enrolls and reports against a real server', async () => {
       const rel = await cachedRelease();
@@ -56,28 +50,13 @@ describe.skipIf(!canUnshare)(
       const current = join(prefix, 'opt/kiosk/current');
 
       // Enroll with the bundled CLI, as the technician does, against a real server (outside the cut namespace).
-      const server: TestServer = await startTestServer();
-      cleanups.push(() => server.stop());
-      const admin = new HttpSession(server.httpUrl);
-      expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
-      const created = await admin.json<{ tokens: Array<{ token: string }> }>('POST', '/api/v1/enrollment-tokens', {
-        siteId: 'gl-c-iao',
-      });
-      expect(created.status).toBe(201);
       const env = { PATH: process.env.PATH, HOME: prefix };
-      const enrolled = await run(
-        join(current, 'bin/kiosk-provision'),
-        [
-          'enroll',
-          '--server',
-          server.httpUrl,
-          '--token',
-          created.body.tokens[0]?.token as string,
-          '--dir',
-          join(prefix, 'etc/kiosk'),
-        ],
-        { env, timeout: 60_000 },
-      );
+      const { server, ...enrolled } = await enrollWithInstalledCli({
+        provision: join(current, 'bin/kiosk-provision'),
+        prefix,
+        env,
+        cleanups,
+      });
       expect(enrolled.stdout + enrolled.stderr).toMatch(/enrolled|kiosk/i);
       const config = JSON.parse(await readFile(join(prefix, 'etc/kiosk/agent-config.json'), 'utf8')) as { deviceId: string };
 

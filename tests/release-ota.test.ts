@@ -4,7 +4,6 @@
  * server's own keyring. The slots are minimal releases built here (protocol/release.ts): `bin/kiosk-agent` runs the
  * agent of this tree, a big file stands for the runtime (the same in every version), a small one changes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
@@ -12,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBootGuard } from '../agent/updater-boot.js';
-import { signCanonical } from '../protocol/ed25519.js';
 import { type ReleaseManifest, SignedRelease, topics } from '../protocol/index.js';
-import { enrollmentKeys, loadOrCreateSigningKeys, openKeyring } from '../server/content/index.js';
+import { enrollmentKeys, loadOrCreateSigningKeys } from '../server/content/index.js';
 import {
   addDevice,
   connectDevice,
@@ -25,7 +23,14 @@ import {
   waitFor,
 } from '../server/testing/test-server.js';
 import { cachedRelease } from '../tools/release/cached-release.js';
-import { testReleaseManifest } from './helpers/test-release.js';
+import {
+  installReleaseSlot,
+  putMissingFiles,
+  putReleaseFile,
+  signWithServerKeyring,
+  superviseBootGuard,
+  testReleaseManifest,
+} from './helpers/test-release.js';
 
 const REPO = join(import.meta.dirname, '..');
 const RUNTIME = randomBytes(1024 * 1024);
@@ -51,46 +56,16 @@ function makeRelease(version: string, opts: { brokenAgent?: boolean; blobBytes?:
     ['runtime/node', RUNTIME],
     ...(opts.blobBytes ? ([['agent/blob.bin', randomBytes(opts.blobBytes)]] as const) : []),
   ]);
-  const release = testReleaseManifest(version, files);
-  const keyring = openKeyring({ db: server.db, dataDir: server.dataDir, initial: signingKeysSync });
-  const { keys, document } = keyring.signer();
-  const rootKey = enrollmentKeys(server.db)?.rootKey as string;
-  return {
-    signed: { release, keyId: keys.keyId, keys: document, rootKey, signature: signCanonical(release, keys.privateKey) },
-    files,
-  };
+  return { signed: signWithServerKeyring(server, signingKeysSync, testReleaseManifest(version, files)), files };
 }
 let signingKeysSync: Awaited<ReturnType<typeof loadOrCreateSigningKeys>>;
-
-async function putFiles(slot: Slot, missing: string[]): Promise<void> {
-  for (const [, bytes] of slot.files) {
-    if (!missing.includes(sha(bytes))) continue;
-    const res = await fetch(`${server.httpUrl}/api/v1/releases/files/${sha(bytes)}`, {
-      method: 'PUT',
-      headers: { cookie: (admin as unknown as { cookie: string }).cookie, 'content-type': 'application/octet-stream' },
-      body: bytes,
-    });
-    expect(res.status).toBe(201);
-  }
-}
-
-async function installSlot(root: string, slot: Slot): Promise<void> {
-  const dir = join(root, 'releases', slot.signed.release.version);
-  for (const f of slot.signed.release.files) {
-    await mkdir(join(dir, f.path, '..'), { recursive: true });
-    await writeFile(join(dir, f.path), slot.files.get(f.path) as Buffer, { mode: f.mode });
-  }
-  await writeFile(join(dir, 'release.json'), JSON.stringify(slot.signed));
-  await symlink(join('releases', slot.signed.release.version), join(root, 'current'));
-  await ensureBootGuard(root);
-}
 
 /** A kiosk: its release root, its config, and a supervisor that restarts the boot guard whenever it exits. */
 async function startKiosk(id: string, installed: Slot | ((root: string) => Promise<void>), env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(work, `${id}-`));
   const root = join(dir, 'opt-kiosk');
   if (typeof installed === 'function') await installed(root);
-  else await installSlot(root, installed);
+  else await installReleaseSlot(root, installed.signed, installed.files);
   const device = addDevice(server, id);
   const keys = enrollmentKeys(server.db) as { rootKey: string; manifestKey: string };
   const config = join(dir, 'agent.json');
@@ -107,53 +82,24 @@ async function startKiosk(id: string, installed: Slot | ((root: string) => Promi
       kioskPort: 0,
     }),
   );
-  let child: ChildProcess | null = null;
-  let stopped = false;
-  let starts = 0;
-  const run = (): void => {
-    if (stopped) return;
-    starts++;
-    child = spawn('/bin/sh', [join(root, 'bin', 'kiosk-boot'), '--config', config], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        LOG_LEVEL: process.env.OTA_LOG ? 'info' : 'silent',
-        ...(typeof installed === 'function' ? {} : { AGENT_UI_DIR: join(dir, 'no-ui') }),
-        AGENT_HEALTH_INTERVAL_MS: '500',
-        AGENT_RECONNECT_CAP_S: '1',
-        AGENT_UPDATE_PROVE_S: '30',
-        ...env,
-      },
-      stdio: ['ignore', process.env.OTA_LOG ? openSync(join(dir, 'agent.log'), 'a') : 'ignore', 'ignore'],
-    });
-    child.once('exit', () => setTimeout(run, 200));
-  };
-  run();
-  const stop = async () => {
-    stopped = true;
-    const c = child as ChildProcess | null;
-    if (c && c.exitCode === null && c.signalCode === null) {
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await gone;
-    }
-  };
-  stops.push(stop);
-  const kill = async () => {
-    const c = child as ChildProcess | null;
-    if (c && c.exitCode === null && c.signalCode === null) {
-      const gone = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await gone;
-    }
-  };
+  const guard = superviseBootGuard(root, config, () => ({
+    cwd: REPO,
+    env: {
+      ...process.env,
+      LOG_LEVEL: process.env.OTA_LOG ? 'info' : 'silent',
+      ...(typeof installed === 'function' ? {} : { AGENT_UI_DIR: join(dir, 'no-ui') }),
+      AGENT_HEALTH_INTERVAL_MS: '500',
+      AGENT_RECONNECT_CAP_S: '1',
+      AGENT_UPDATE_PROVE_S: '30',
+      ...env,
+    },
+    stdio: ['ignore', process.env.OTA_LOG ? openSync(join(dir, 'agent.log'), 'a') : 'ignore', 'ignore'],
+  }));
+  stops.push(guard.stop);
   return {
     id,
     root,
-    stop,
-    kill,
-    pid: () => (child as ChildProcess | null)?.pid,
-    starts: () => starts,
+    ...guard,
     current: async () => (await readlink(join(root, 'current'))).split('/').pop(),
   };
 }
@@ -205,7 +151,7 @@ describe('over-the-air releases', () => {
 
     const up = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', n1.signed);
     expect(up.status).toBe(201);
-    await putFiles(n1, up.body.missing);
+    await putMissingFiles(server, admin, n1.files, up.body.missing);
     const phases = [
       { name: 'pilot', count: 1, soakS: 0, abortShare: 0 },
       { name: 'all', share: 1, soakS: 0, abortShare: 0.5 },
@@ -237,7 +183,7 @@ describe('over-the-air releases', () => {
     const n2 = makeRelease('1.0.2', { brokenAgent: true });
     const up2 = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', n2.signed);
     expect(up2.body.missing).not.toContain(sha(RUNTIME));
-    await putFiles(n2, up2.body.missing);
+    await putMissingFiles(server, admin, n2.files, up2.body.missing);
     const ro2 = await admin.json<{ id: string }>('POST', '/api/v1/rollouts', {
       version: '1.0.2',
       target: { scope: 'all' },
@@ -283,7 +229,7 @@ describe('over-the-air releases', () => {
   it('pauses, resumes and aborts a rollout by a person (audited); a resent report is stored once', async () => {
     const rel = makeRelease('3.0.0');
     const up = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', rel.signed);
-    await putFiles(rel, up.body.missing);
+    await putMissingFiles(server, admin, rel.files, up.body.missing);
     const device = addDevice(server, 'ota-quiet');
     const ro = await admin.json<{ id: string; state: string }>('POST', '/api/v1/rollouts', {
       version: '3.0.0',
@@ -329,7 +275,7 @@ describe('over-the-air releases', () => {
       for (let k = 1; k <= KILLS; k++) {
         const next = makeRelease(`2.0.${k}`, { blobBytes: 512 * 1024 });
         const up = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', next.signed);
-        await putFiles(next, up.body.missing);
+        await putMissingFiles(server, admin, next.files, up.body.missing);
         const bootBefore = bootOf(kiosk.id);
         const ro = await admin.json<{ id: string }>('POST', '/api/v1/rollouts', {
           version: next.signed.release.version,
@@ -377,16 +323,7 @@ describe('over the air with a release really built (tools/release, cached per so
   it('moves only the changed agent file, not the bundled runtime, and the installed agent commits the new version', async () => {
     const built = await cachedRelease();
     const bundled = SignedRelease.parse(JSON.parse(await readFile(join(built.dir, 'release.json'), 'utf8')));
-    const keyring = openKeyring({ db: server.db, dataDir: server.dataDir, initial: signingKeysSync });
-    const { keys, document } = keyring.signer();
-    const rootKey = enrollmentKeys(server.db)?.rootKey as string;
-    const sign = (release: ReleaseManifest): SignedRelease => ({
-      release,
-      keyId: keys.keyId,
-      keys: document,
-      rootKey,
-      signature: signCanonical(release, keys.privateKey),
-    });
+    const sign = (release: ReleaseManifest): SignedRelease => signWithServerKeyring(server, signingKeysSync, release);
     const agentPath = 'agent/agent.mjs';
     const changedAgent = Buffer.concat([await readFile(join(built.dir, agentPath)), Buffer.from('\n// 4.0.1\n')]);
     const n = sign({ ...bundled.release, version: '4.0.0' });
@@ -413,12 +350,7 @@ describe('over the air with a release really built (tools/release, cached per so
     for (const s of up.body.missing) {
       const path = pathOf.get(s) as string;
       const body = path === agentPath ? changedAgent : await readFile(join(built.dir, path));
-      const res = await fetch(`${server.httpUrl}/api/v1/releases/files/${s}`, {
-        method: 'PUT',
-        headers: { cookie: (admin as unknown as { cookie: string }).cookie, 'content-type': 'application/octet-stream' },
-        body,
-      });
-      expect(res.status).toBe(201);
+      await putReleaseFile(server, admin, s, body);
     }
     const ro = await admin.json<{ id: string }>('POST', '/api/v1/rollouts', {
       version: '4.0.1',

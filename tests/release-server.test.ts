@@ -17,19 +17,13 @@ import { SERVER_WORKER_ENTRIES } from '../tools/release-server/build.js';
 import { type CachedServerRelease, cachedServerRelease } from '../tools/release-server/cached.js';
 import { SERVER_ENTRY_POINTS } from '../tools/release-server/manifest.js';
 import { setUpFleet } from './fuzz/enroll.js';
+import { cleanupsRunBy } from './helpers/cleanups.js';
+import { canUnshare } from './helpers/net-namespace.js';
+
+const unshareWorks = await canUnshare();
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-const canUnshare =
-  isRoot &&
-  (await run('unshare', ['-n', 'true']).then(
-    () => true,
-    () => false,
-  ));
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const cleanups = cleanupsRunBy(afterAll);
 
 async function temp(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -102,8 +96,8 @@ describe('npm run release:server', () => {
   });
 });
 
-describe.skipIf(!canUnshare)(
-  `install the server from one file with no network${canUnshare ? '' : ' (skipped: needs root and unshare -n)'}`,
+describe.skipIf(!unshareWorks)(
+  `install the server from one file with no network${unshareWorks ? '' : ' (skipped: needs root and unshare -n)'}`,
   () => {
     it('installs with the network cut; the installed server starts, answers /healthz, takes an MQTT kiosk and backs up', async () => {
       const prefix = await temp('release-server-install-');

@@ -1,5 +1,4 @@
 /** Issue 2/8: the broker's rules (DESIGN §5) with real mqtt.js devices against a real server on port 0. */
-import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS, topics } from '../protocol/index.js';
 import {
@@ -12,14 +11,11 @@ import {
   type TestServer,
   waitFor,
 } from '../server/testing/test-server.js';
+import { deviceClients } from './helpers/device-clients.js';
 
 let server: TestServer;
-const clients: MqttClient[] = [];
-async function device(id: string, secret: string, options = {}): Promise<MqttClient> {
-  const client = await connectDevice(server.mqttUrl, id, secret, options);
-  clients.push(client);
-  return client;
-}
+const clients = deviceClients();
+const device = (id: string, secret: string, options = {}) => clients.connect(server.mqttUrl, id, secret, options);
 const count = (sql: string, ...params: unknown[]) =>
   server.db
     .prepare(sql)
@@ -37,7 +33,7 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterEach(() => {
-  for (const client of clients.splice(0)) client.end(true);
+  clients.endAll();
 });
 afterAll(async () => {
   await server?.stop();
@@ -99,8 +95,7 @@ describe('device connections', () => {
 
   it('also serves MQTT over WebSocket at /mqtt', async () => {
     const { id, secret } = addDevice(server, 'kiosk-ws');
-    const client = await connectDevice(server.wsUrl, id, secret);
-    clients.push(client);
+    const client = await clients.connect(server.wsUrl, id, secret);
     await client.publishAsync(topics.health(id), JSON.stringify({ samples: [healthSample(7)] }), { qos: 1 });
     expect(count('SELECT count(*) FROM health WHERE device_id = ?', id)).toBe(1);
   });

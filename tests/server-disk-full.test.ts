@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fillToTheLastByte } from '../bench/scenarios/field-drills.js';
 import { topics } from '../protocol/index.js';
 import { openDatabase } from '../server/db/open-database.js';
 import { seedReferenceData } from '../server/db/seed.js';
 import { registerDevice } from '../server/registry/devices-repo.js';
 import { connectDevice, healthSample, waitFor } from '../server/testing/test-server.js';
+import { fillToTheLastByte } from './helpers/fill-disk.js';
 import { startServerProcess } from './helpers/server-process.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -15,47 +15,15 @@ import { createAgent, type RunningAgent } from '../agent/create-agent.js';
 import { pinnedFetch } from '../agent/link-security.js';
 import { MqttLink } from '../agent/mqtt-link.js';
 import { EnrollResponse, KeysDocument, pinnedCaBundle, type SignedKeysDocument } from '../protocol/index.js';
-import { createApiToken, insertUser } from '../server/auth/users-repo.js';
 import { startTestServer, type TestServer, waitFor } from '../server/testing/test-server.js';
 import { makeNextCa, switchToNextCa, tlsFiles } from '../server/tls/index.js';
 import { fixedHealth, silent } from './helpers/agent-fixture.js';
 import { freePort, startCuttableProxy } from './helpers/agent-test-net.js';
+import { cleanupsRunBy } from './helpers/cleanups.js';
+import { tokenPeople } from './helpers/token-people.js';
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  cleanups = [];
-});
-
-type Call = (method: string, path: string, body?: unknown) => Promise<Response>;
-function caller(baseUrl: string, token: string): Call {
-  return (method, path, body) =>
-    fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-}
-
-function people(server: TestServer) {
-  const token = (username: string, role: 'admin' | 'editor' | 'approver') => {
-    const user = insertUser(server.db, { username, role, passwordHash: 'unused: token sign-in' });
-    return createApiToken(server.db, { userId: user.id, name: 'test', ttlMs: null }).token;
-  };
-  const admin = caller(server.httpUrl, token('root-admin', 'admin'));
-  const editor = caller(server.httpUrl, token('bt', 'editor'));
-  const approver = caller(server.httpUrl, token('pd', 'approver'));
-  let n = 0;
-  async function publish(): Promise<void> {
-    const id = `bulletin-${++n}`;
-    expect((await editor('POST', '/api/v1/content', { kind: 'bulletin', id })).status).toBe(201);
-    expect((await editor('PUT', `/api/v1/content/${id}/translations/vi`, { title: `Tin ${n}`, body: 'x' })).status).toBe(200);
-    expect((await editor('POST', `/api/v1/content/${id}/submit`)).status).toBe(200);
-    expect((await approver('POST', `/api/v1/content/${id}/approve`)).status).toBe(200);
-    expect((await approver('POST', `/api/v1/content/${id}/publish`)).status).toBe(200);
-  }
-  return { admin, publish };
-}
+const cleanups = cleanupsRunBy(afterEach);
+const people = (server: TestServer) => tokenPeople(server, 'x');
 
 interface KeysStatusBody {
   version?: number;

@@ -4,7 +4,6 @@
  * real CA) is refused with a clear message and gets nothing; the real one enrolls the kiosk, the CLI's broker check
  * and then the agent run over mqtts:// with the pinned CA.
  */
-import { spawn } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -19,6 +18,7 @@ import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer, wai
 import { loadTlsMaterial } from '../server/tls/index.js';
 import { silent } from './helpers/agent-fixture.js';
 import { freePort } from './helpers/agent-test-net.js';
+import { runProvisioningCli } from './helpers/provisioning-cli.js';
 
 let work: string;
 let server: TestServer;
@@ -69,31 +69,8 @@ async function forgedServer(impostor: boolean): Promise<{ port: number; requests
   return { port: (https.address() as { port: number }).port, requests: () => requests };
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'provisioning/cli.ts', ...args], {
-      cwd: process.cwd(),
-      // No NODE_EXTRA_CA_CERTS: the CA from the link is the only trust the CLI has in the server.
-      env: { PATH: process.env.PATH ?? '', HOME: work },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`CLI ${args.join(' ')} did not finish in 60 s\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// No NODE_EXTRA_CA_CERTS: the CA from the link is the only trust the CLI has in the server.
+const cli = (args: string[]) => runProvisioningCli(args, { HOME: work });
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tls-enroll-cli-'));

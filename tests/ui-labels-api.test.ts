@@ -15,15 +15,14 @@ import { verifyManifestSignature } from '../protocol/signature.js';
 import { UI_LABEL_KEYS } from '../protocol/ui-labels.js';
 import { listAudit } from '../server/auth/audit.js';
 import { loadOrCreateSigningKeys } from '../server/content/signing-keys.js';
-import { addDevice, HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../server/testing/test-server.js';
+import { addDevice, type HttpSession, type TestServer } from '../server/testing/test-server.js';
+import { startServerAsAdmin } from './helpers/admin-server.js';
 
 let server: TestServer;
 let admin: HttpSession;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  admin = new HttpSession(server.httpUrl);
-  expect((await admin.login('admin', TEST_ADMIN_PASSWORD)).status).toBe(200);
+  ({ server, admin } = await startServerAsAdmin());
 });
 
 afterAll(async () => {

@@ -1,8 +1,10 @@
 /**
  * Test-side network for agent tests: a real aedes broker (device auth = id:secret), an observer client that records
- * what devices publish, a TCP proxy that can cut the agent's link to the broker, and a free port for a child.
+ * what devices publish, a TCP proxy that can cut the agent's link to the broker (or lose what the broker sends),
+ * and a free port for a child.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TOPIC_ROOT } from '../../protocol/index.js';
@@ -68,11 +70,16 @@ export async function startObserver(url: string): Promise<{ messages: Received[]
   return { messages, client, close: () => client.endAsync(true) };
 }
 
-/** A TCP proxy whose link can be cut (existing sockets destroyed, new ones refused) and restored. */
+/**
+ * A TCP proxy whose link can be cut (existing sockets destroyed, new ones refused) and restored. With `lossy`,
+ * `swallow(true)` drops what the target sends until `swallow(false)` (a device's PUBACKs lost, its publishes not).
+ */
 export async function startCuttableProxy(
   targetPort: number,
-): Promise<{ url: string; port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+  o: { lossy?: boolean } = {},
+): Promise<{ url: string; port: number; cut(): void; restore(): void; swallow(on: boolean): void; close(): Promise<void> }> {
   let down = false;
+  let swallowing = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((inbound: Socket) => {
     if (down) {
@@ -82,7 +89,11 @@ export async function startCuttableProxy(
     const outbound = connect(targetPort, '127.0.0.1');
     sockets.add(inbound);
     sockets.add(outbound);
-    inbound.pipe(outbound).pipe(inbound);
+    const back = o.lossy
+      ? outbound.pipe(new Transform({ transform: (chunk, _encoding, done) => done(null, swallowing ? undefined : chunk) }))
+      : outbound;
+    inbound.pipe(outbound);
+    back.pipe(inbound);
     const drop = (): void => {
       inbound.destroy();
       outbound.destroy();
@@ -104,6 +115,9 @@ export async function startCuttableProxy(
     },
     restore: () => {
       down = false;
+    },
+    swallow: (on: boolean) => {
+      swallowing = on;
     },
     close: async () => {
       down = true;
