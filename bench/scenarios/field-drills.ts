@@ -14,12 +14,13 @@
  * `npm run bench -- --only field` at full size. Needs `faketime` (tools/ensure-system-packages.sh installs it).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { sampleFiles } from '../../server/content/testing.js';
 import { HttpSession, startTestServer, TEST_ADMIN_PASSWORD, type TestServer } from '../../server/testing/test-server.js';
+import { fillToTheLastByte } from '../../tests/helpers/fill-disk.js';
 import { createFieldStand, seqGaps } from '../lib/field-stand.js';
 import { freePort } from '../lib/proc.js';
 
@@ -378,28 +379,6 @@ export async function runClockDrills(o: ClockDrillOptions & { maxWarnings?: numb
   } finally {
     await server.stop();
   }
-}
-
-/** Appends to `path` until the file system has not one byte left (ever smaller writes down to 1 byte). */
-export function fillToTheLastByte(path: string): number {
-  const fd = openSync(path, 'a');
-  let written = 0;
-  try {
-    for (let size = 1 << 20; size >= 1; size >>= 1) {
-      const buf = Buffer.alloc(size, 0x5a);
-      for (let i = 0; i < 64; i++) {
-        try {
-          written += writeSync(fd, buf);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return written;
 }
 
 export interface DiskFullDrillOptions {
