@@ -3,7 +3,7 @@
  * "Backup and restore"). A real server in this process (aedes, a SQLite file in WAL mode, the checkpointer worker
  * thread running its PASSIVE checkpoints every second on its own connection, the ingest's fdatasync on the thread
  * pool), 200 registered devices publishing QoS 1 health over real mqtt.js TCP connections as fast as their
- * PUBACKs allow (a bounded in-flight window each; in their own process, tests/helpers/health-publishers.mjs, which
+ * PUBACKs allow (a bounded in-flight window each; in their own process, tests/helpers/health-publishers.ts, which
  * reports each PUBACK after it came), and two or three `server.backup()` calls (SQLite's online backup API on the
  * server's main connection) while they publish. Each backup must be checked, sound, and hold every sample
  * acknowledged before it started, once; afterwards the live database holds every acknowledged sample, once.
@@ -37,7 +37,7 @@ const PREFILLED = 100_000;
 /** Load before the first backup, and between one backup's end and the next one's start. */
 const BACKUP_GAP_MS = 250;
 
-const PUBLISHERS = join(import.meta.dirname, 'helpers', 'health-publishers.mjs');
+const PUBLISHERS = join(import.meta.dirname, 'helpers', 'health-publishers.ts');
 type FromPublishers =
   | { type: 'connected' }
   | { type: 'acked'; runs: Array<[number, number, number]> }
@@ -139,17 +139,21 @@ it('backups taken while 200 devices publish QoS 1 health hold every sample ackno
 
   const ids = Array.from({ length: DEVICES }, (_, i) => `load-${String(i).padStart(3, '0')}`);
   const devices = ids.map((id) => addDevice(s, id));
-  // The devices run in their own process (tests/helpers/health-publishers.mjs): here only the server runs.
-  const child = fork(PUBLISHERS, [
-    JSON.stringify({
-      url: s.mqttUrl,
-      devices,
-      window: WINDOW,
-      samplesPerPublish: SAMPLES_PER_PUBLISH,
-      maxMs: LOAD_MAX_MS,
-      maxPublishes: PUBLISHES_PER_DEVICE_MAX,
-    }),
-  ]);
+  // The devices run in their own process (tests/helpers/health-publishers.ts): here only the server runs.
+  const child = fork(
+    PUBLISHERS,
+    [
+      JSON.stringify({
+        url: s.mqttUrl,
+        devices,
+        window: WINDOW,
+        samplesPerPublish: SAMPLES_PER_PUBLISH,
+        maxMs: LOAD_MAX_MS,
+        maxPublishes: PUBLISHES_PER_DEVICE_MAX,
+      }),
+    ],
+    { execArgv: ['--import', 'tsx'] },
+  );
   publishers = child;
   let loadStart = 0;
   const connected = new Promise<void>((resolve, reject) => {
