@@ -1,8 +1,8 @@
 /**
  * Online backups of a DATA_DIR (docs/deployment.md, "Backup and restore"). One backup is a directory
  * `BACKUP_DIR/<UTC time>/` holding:
- * - `fleet.db`: SQLite's online backup API (better-sqlite3 `db.backup()`), page by page while the server keeps
- *   writing, never a file copy of a live database; checked with `PRAGMA integrity_check` (in a worker thread,
+ * - `fleet.db`: SQLite's online backup API (better-sqlite3 `db.backup()`) while the server keeps writing (page by
+ *   page on the server's connection, in one step on a connection of its own), never a file copy of a live database; checked with `PRAGMA integrity_check` (in a worker thread,
  *   so a big database does not hold the server's event loop);
  * - `content/ab/abcdef…`: the content store. Files are named by their sha256 and never change, so a file the
  *   previous backup has is hard-linked from it and only new files are copied, each hashed after the copy;
@@ -66,6 +66,9 @@ export interface BackupOptions {
   retention?: Retention;
   now?: () => number;
 }
+
+/** A backup step of this many pages copies all that remain (better-sqlite3's largest rate). */
+const ALL_REMAINING_PAGES = 0x7fffffff;
 
 export function generationName(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:.]/g, '');
@@ -185,7 +188,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     const dbCopy = join(partial, DB_FILE);
     const source = options.db ?? new BetterSqlite3(join(dataDir, DB_FILE), { fileMustExist: true });
     try {
-      await source.backup(dbCopy);
+      // On the server's connection, 100 pages a step (its event loop keeps serving between steps; its own commits
+      // update the copy in place). On a connection of its own (the CLI beside a running server) a step between two
+      // of the server's commits is restarted from page 1, so under steady ingest it never ends: one step, one
+      // read snapshot (the server keeps writing meanwhile; WAL readers block no writer).
+      await (options.db ? source.backup(dbCopy) : source.backup(dbCopy, { progress: () => ALL_REMAINING_PAGES }));
     } finally {
       if (!options.db) source.close();
     }
