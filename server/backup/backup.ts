@@ -2,8 +2,9 @@
  * Online backups of a DATA_DIR (docs/deployment.md, "Backup and restore"). One backup is a directory
  * `BACKUP_DIR/<UTC time>/` holding:
  * - `fleet.db`: SQLite's online backup API (better-sqlite3 `db.backup()`) while the server keeps writing (page by
- *   page on the server's connection, in one step on a connection of its own), never a file copy of a live database; checked with `PRAGMA integrity_check` (in a worker thread,
- *   so a big database does not hold the server's event loop);
+ *   page on the server's connection, in one step on a connection of its own), never a file copy of a live
+ *   database; checked with `PRAGMA integrity_check` (in a worker thread, so a big database does not hold the
+ *   server's event loop);
  * - `content/ab/abcdef…`: the content store. Files are named by their sha256 and never change, so a file the
  *   previous backup has is hard-linked from it and only new files are copied, each hashed after the copy;
  * - every other file of DATA_DIR (the manifest keys `manifest-signing-key.pem` and `keys/`, the TLS CA and
