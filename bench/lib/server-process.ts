@@ -23,6 +23,8 @@ export interface ServerProcess {
   metric(name: string): Promise<number>;
   /** The sum of a metric over all its labels (NaN when /metrics could not be read). */
   metricSum(name: string): Promise<number>;
+  /** The whole /metrics text ('' when it could not be read). */
+  metricsText(): Promise<string>;
   usage(): ReturnType<typeof procUsage>;
   /** SIGTERM (graceful: flushes the ingest queue) or SIGKILL; resolves when it exited. */
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
@@ -81,26 +83,25 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
       child.off('exit', onExit);
       child.stdout?.removeAllListeners('data');
       child.stdout?.resume();
+      // Busy or momentarily unreachable under a storm: '', so a metric is "not known yet" (NaN), asked again.
+      const metricsText = async () => {
+        try {
+          return await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+        } catch {
+          return '';
+        }
+      };
       const metric = async (name: string) => {
         if (child.exitCode !== null || child.signalCode !== null) {
           throw new Error(`the server exited (code ${child.exitCode}, signal ${child.signalCode})`);
         }
-        try {
-          const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-          return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
-        } catch {
-          // Busy or momentarily unreachable under a storm: "not known yet", asked again on the next poll.
-          return Number.NaN;
-        }
+        const text = await metricsText();
+        return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
       };
       const metricSum = async (name: string) => {
-        try {
-          const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-          const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].map((m) => Number(m[1]));
-          return values.length > 0 ? values.reduce((a, b) => a + b, 0) : Number.NaN;
-        } catch {
-          return Number.NaN;
-        }
+        const text = await metricsText();
+        const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].map((m) => Number(m[1]));
+        return values.length > 0 ? values.reduce((a, b) => a + b, 0) : Number.NaN;
       };
       resolvePromise({
         child,
@@ -111,6 +112,7 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
         caPem: readFileSync(join(o.dataDir, 'tls', 'ca.pem'), 'utf8'),
         metric,
         metricSum,
+        metricsText,
         connectedDevices: () => metric('fleet_devices_connected'),
         usage: () => procUsage(child.pid as number),
         stop(signal = 'SIGTERM') {

@@ -17,6 +17,7 @@ import { prefillHealth } from '../lib/prefill.js';
 import { freePort, MiB, percentile, sleep, until } from '../lib/proc.js';
 import { searchHighestHeld } from '../lib/rate-search.js';
 import { type ServerProcess, startServerProcess } from '../lib/server-process.js';
+import { parsePrometheusText, serverSide, total } from '../lib/server-side.js';
 
 export interface FleetBenchOptions {
   sizes: number[];
@@ -145,18 +146,19 @@ async function window(r: Rig, seconds: number) {
   await r.gen.all({ cmd: 'latency', on: true });
   const c0 = await counters(r);
   const s0 = r.server.usage();
-  const m0 = await r.server.metricSum('fleet_mqtt_messages_in_total');
+  const t0 = await r.server.metricsText();
   await sleep(seconds * 1000);
   const c1 = await counters(r, true);
   const s1 = r.server.usage();
-  const m1 = await r.server.metricSum('fleet_mqtt_messages_in_total');
+  const t1 = await r.server.metricsText();
+  const messagesIn = (text: string) => (text ? total(parsePrometheusText(text), 'fleet_mqtt_messages_in_total') : Number.NaN);
   return {
     seconds,
     taken: c1.taken - c0.taken,
     acked: c1.acked - c0.acked,
     ackedPerSecond: (c1.acked - c0.acked) / seconds,
     // MQTT messages the server received (a backlog goes in batches of up to 100 samples per message).
-    messagesPerSecond: (m1 - m0) / seconds,
+    messagesPerSecond: (messagesIn(t1) - messagesIn(t0)) / seconds,
     backlogAtEnd: c1.unacknowledged,
     latencyP50Ms: percentile(c1.latencies, 50),
     latencyP99Ms: percentile(c1.latencies, 99),
@@ -167,6 +169,8 @@ async function window(r: Rig, seconds: number) {
     generatorMaxWorkerCpuPercent: Math.max(
       ...c1.workerCpuMs.map((ms, i) => ((ms - (c0.workerCpuMs[i] ?? 0)) / (seconds * 1000)) * 100),
     ),
+    // The server's own view of the same window: its share of the latency, its event loop, its GC.
+    server: serverSide(t0, t1, seconds),
   };
 }
 
