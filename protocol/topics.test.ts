@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayDevicePublish, mayDeviceSubscribe, parseTopic, TOPIC_ROOT, topics } from './topics.js';
+import { devicePublishTopic, mayDevicePublish, mayDeviceSubscribe, parseTopic, TOPIC_ROOT, topics } from './topics.js';
 
 describe('topic builders and parser', () => {
   it('round-trips every topic', () => {
@@ -52,6 +52,17 @@ describe('device ACL', () => {
     expect(mayDevicePublish('k-1', topics.commands('k-1'))).toBe(false);
     expect(mayDevicePublish('k-1', topics.manifest('k-1'))).toBe(false);
     expect(mayDevicePublish('k-1', 'anything/else')).toBe(false);
+  });
+
+  it('hands the broker the parsed topic of an allowed publish, and null for a refused one', () => {
+    expect(devicePublishTopic('k-1', topics.health('k-1'))).toEqual({ deviceId: 'k-1', kind: 'health' });
+    expect(devicePublishTopic('k-1', topics.commandResult('k-1', 'c1'))).toEqual({
+      deviceId: 'k-1',
+      kind: 'commandResult',
+      commandId: 'c1',
+    });
+    expect(devicePublishTopic('k-1', topics.manifest('k-1'))).toBeNull();
+    expect(devicePublishTopic('k-1', topics.health('k-2'))).toBeNull();
   });
 
   it('lets a device subscribe only to its own commands and manifest, without wildcards', () => {

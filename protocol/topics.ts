@@ -67,11 +67,24 @@ export function parseTopic(topic: string, ownerId?: string): DeviceTopic | null 
   return null;
 }
 
+/** A topic a device publishes on (device → server). */
+export type DevicePublishTopic = Exclude<DeviceTopic, { kind: DeviceSubscribeKind }>;
+
+/**
+ * `topic` parsed, when `deviceId` may publish on it (its own device → server topics only); else null. The
+ * broker parses a publish's topic once, here, and hands the result on to what stores the message.
+ */
+export function devicePublishTopic(deviceId: string, topic: string): DevicePublishTopic | null {
+  const parsed = parseTopic(topic, deviceId);
+  if (!parsed) return null;
+  return parsed.kind === 'commandResult' || (DEVICE_PUBLISH as readonly string[]).includes(parsed.kind)
+    ? (parsed as DevicePublishTopic)
+    : null;
+}
+
 /** True when `deviceId` may publish on `topic` (its own device → server topics only). */
 export function mayDevicePublish(deviceId: string, topic: string): boolean {
-  const parsed = parseTopic(topic, deviceId);
-  if (!parsed) return false;
-  return parsed.kind === 'commandResult' || (DEVICE_PUBLISH as readonly string[]).includes(parsed.kind);
+  return devicePublishTopic(deviceId, topic) !== null;
 }
 
 /** True when `deviceId` may subscribe to `filter` (exactly its own `commands` or `manifest`; no wildcards). */

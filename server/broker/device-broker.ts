@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes';
 import type { Logger } from 'pino';
-import { CommandMessage, LIMITS, ManifestNotice, mayDevicePublish, mayDeviceSubscribe, topics } from '../../protocol/index.js';
+import { CommandMessage, devicePublishTopic, LIMITS, ManifestNotice, mayDeviceSubscribe, topics } from '../../protocol/index.js';
 import { type Command, markCommandSent, undeliveredCommands } from '../commands/commands-repo.js';
 import type { Database } from '../db/open-database.js';
 import type { ServerMetrics } from '../http/metrics.js';
@@ -145,7 +145,8 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
       const deviceId = client ? deviceOf.get(client) : undefined;
       // No client: a will left over by another broker instance; nothing of ours to store.
       if (!client) return done(null);
-      if (!deviceId || !mayDevicePublish(deviceId, packet.topic)) {
+      const topic = deviceId ? devicePublishTopic(deviceId, packet.topic) : null;
+      if (!deviceId || !topic) {
         metrics.refused.inc({ what: 'publish' });
         log.warn({ deviceId, topic: packet.topic }, 'publish refused: not this device\u2019s topic; disconnecting it');
         return done(new Error('publish not allowed on this topic'));
@@ -177,7 +178,7 @@ export async function createDeviceBroker(deps: DeviceBrokerDeps) {
       let stored: Promise<void>;
       const started = performance.now();
       try {
-        stored = messages.handle(deviceId, packet.topic, payload);
+        stored = messages.handle(deviceId, topic, payload);
       } catch (error) {
         return refuse(error as Error);
       }

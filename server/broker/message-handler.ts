@@ -8,10 +8,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
   CommandResultMessage,
+  type DevicePublishTopic,
   EventMessage,
   HealthMessage,
   LIMITS,
-  parseTopic,
   ReleaseReport,
   StatsMessage,
   StatusMessage,
@@ -104,17 +104,15 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     return true;
   }
 
-  /** Handles one publish of `deviceId` (already authorized for `topic`). */
-  function handle(deviceId: string, topic: string, payload: Buffer): Promise<void> {
-    const parsedTopic = parseTopic(topic, deviceId);
-    const kind = parsedTopic?.kind ?? 'unknown';
+  /** Handles one publish of `deviceId` on `topic` (authorized and parsed by the broker: devicePublishTopic). */
+  function handle(deviceId: string, topic: DevicePublishTopic, payload: Buffer): Promise<void> {
+    const kind = topic.kind;
     metrics.messagesIn.inc({ kind });
-    if (!parsedTopic) return drop(deviceId, kind, 'unknown_topic');
     if (payload.length > LIMITS.maxPayloadBytes) return drop(deviceId, kind, 'too_large', `${payload.length} bytes`);
     const received = now();
     const touch = touchDue(deviceId, received);
 
-    switch (parsedTopic.kind) {
+    switch (topic.kind) {
       case 'health': {
         const message = parse(deviceId, kind, HealthMessage, payload);
         if (!message) return Promise.resolve();
@@ -172,18 +170,14 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       case 'commandResult': {
         const message = parse(deviceId, kind, CommandResultMessage, payload);
         if (!message) return Promise.resolve();
-        if (message.id !== parsedTopic.commandId) return drop(deviceId, kind, 'id_mismatch');
+        if (message.id !== topic.commandId) return drop(deviceId, kind, 'id_mismatch');
         return writer.submit(1, () => {
           data.commandResult(deviceId, message, received);
           if (touch) data.touch(deviceId, received);
         });
       }
-      case 'commands':
-      case 'manifest':
-        // Server → device topics; the broker's authorization already refuses these from devices.
-        return drop(deviceId, kind, 'wrong_direction');
       default: {
-        const unreachable: never = parsedTopic;
+        const unreachable: never = topic;
         return drop(deviceId, String(unreachable), 'unknown_topic');
       }
     }
