@@ -26,6 +26,12 @@ const KIB = Number(values.kib);
 const RATE = Number(values.rate);
 const PAGES = Number(values.pages);
 const SECONDS = Math.min(Number(values.seconds), 120);
+for (const [name, n] of Object.entries({ kib: KIB, rate: RATE, pages: PAGES, seconds: SECONDS })) {
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`--${name} must be a positive number (got ${JSON.stringify(values[name as keyof typeof values])})`);
+    process.exit(2);
+  }
+}
 
 // The background writer: plain JavaScript in a worker thread, so its I/O runs beside the main thread's.
 const WRITER = `

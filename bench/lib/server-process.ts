@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { procUsage } from './proc.js';
+import { parsePrometheusText } from './server-side.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -91,17 +92,19 @@ export function startServerProcess(o: ServerProcessOptions): Promise<ServerProce
           return '';
         }
       };
+      const values = async (name: string) =>
+        parsePrometheusText(await metricsText())
+          .filter((sample) => sample.name === name)
+          .map((sample) => sample.value);
       const metric = async (name: string) => {
         if (child.exitCode !== null || child.signalCode !== null) {
           throw new Error(`the server exited (code ${child.exitCode}, signal ${child.signalCode})`);
         }
-        const text = await metricsText();
-        return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+        return (await values(name))[0] ?? Number.NaN;
       };
       const metricSum = async (name: string) => {
-        const text = await metricsText();
-        const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'gm'))].map((m) => Number(m[1]));
-        return values.length > 0 ? values.reduce((a, b) => a + b, 0) : Number.NaN;
+        const found = await values(name);
+        return found.length > 0 ? found.reduce((a, b) => a + b, 0) : Number.NaN;
       };
       resolvePromise({
         child,
