@@ -123,6 +123,8 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     );
     cleanups.unshift(() => writer.close());
     const checkpointer = await startCheckpointer(db, log.child({ module: 'checkpoint' }), {
+      writer,
+      held: ({ complete, heldMs }) => metrics.checkpointHolds.observe({ complete: String(complete) }, heldMs / 1000),
       failed: (code) => metrics.dbErrors.inc({ op: 'checkpoint', code }),
     });
     // Stopped after the writer's last commit, before the database closes (which checkpoints what is left).

@@ -107,6 +107,13 @@ export function createServerMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     }),
+    checkpointHolds: new Histogram({
+      name: 'fleet_ingest_checkpoint_hold_seconds',
+      help: 'How long the group commit held its batches for the checkpoint that lets the WAL restart; complete: it did',
+      labelNames: ['complete'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
     samplesCommitted: new Counter({
       name: 'fleet_ingest_samples_committed_total',
       help: 'Health samples committed (duplicates included)',

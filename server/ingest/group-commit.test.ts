@@ -68,6 +68,35 @@ describe('GroupCommitWriter', () => {
     await expect(writer.submit(1, () => insert.run(8))).rejects.toThrow(/closed/);
   });
 
+  it('holds every commit while a hold is open, the queue still bounded, and commits them at its release', async () => {
+    const { writer, insert, rows, batches } = setup({ maxBatch: 10, maxDelayMs: 1, queueLimit: 20 });
+    const release = writer.hold();
+    const second = writer.hold();
+    const all = Array.from({ length: 40 }, (_, i) => writer.submit(1, () => insert.run(i)));
+    writer.flushNow(); // a flush asked for by hand waits too
+    await new Promise((r) => setTimeout(r, 30));
+    expect(rows()).toBe(0);
+    expect(writer.isFull).toBe(true); // the broker stops reading devices meanwhile
+    await expect(writer.submit(1, () => insert.run(99))).rejects.toBeInstanceOf(IngestQueueFullError);
+    release();
+    release(); // a second call does nothing: the other hold still stands
+    await new Promise((r) => setTimeout(r, 30));
+    expect(rows()).toBe(0);
+    second();
+    await Promise.all(all);
+    expect(rows()).toBe(40);
+    expect(batches.every((n) => n <= 10)).toBe(true);
+  });
+
+  it('commits on close what a hold still holds', async () => {
+    const { writer, insert, rows } = setup();
+    writer.hold();
+    const pending = writer.submit(1, () => insert.run(1));
+    writer.close();
+    await pending;
+    expect(rows()).toBe(1);
+  });
+
   it('refuses at once what would wait beyond waitingLimit, so memory stays bounded whatever is submitted', async () => {
     const { writer, insert, rows } = setup({ maxBatch: 10, maxDelayMs: 1000, queueLimit: 20 });
     const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => writer.submit(1, () => insert.run(i))));

@@ -53,6 +53,8 @@ export class GroupCommitWriter {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private closed = false;
+  /** Open holds (`hold`): while any, no batch commits. */
+  private holds = 0;
   private syncFailureReported = false;
   private readonly runOne: (write: () => void) => void;
   private readonly runBatch: (entries: Entry[]) => Array<Error | null>;
@@ -106,6 +108,22 @@ export class GroupCommitWriter {
     return this.depth >= this.options.queueLimit;
   }
 
+  /**
+   * Holds the commits until the returned function is called (once; later calls do nothing). Submissions queue
+   * meanwhile, bounded as always; `close` commits regardless. The checkpointer thread asks for this to complete a
+   * checkpoint while no batch appends to the WAL, so that the next commit restarts it (checkpointer.ts).
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.schedule();
+    };
+  }
+
   /** Queues `write` (synchronous SQL) for the next group commit; resolves once it is committed. */
   submit(weight: number, write: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the writer is closed'));
@@ -137,6 +155,7 @@ export class GroupCommitWriter {
   }
 
   private schedule(): void {
+    if (this.holds > 0) return; // the release schedules
     if (this.pendingWeight >= this.options.maxBatch || this.waiting.length > 0) {
       // Full enough: commit on the next turn, after the messages already read in this turn joined.
       this.immediate ??= setImmediate(() => this.flushNow());
@@ -151,6 +170,7 @@ export class GroupCommitWriter {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
+    if (this.holds > 0 && !this.closed) return;
     while (this.pending.length > 0) {
       const batch = this.takeBatch();
       this.commit(batch);
