@@ -55,23 +55,33 @@ stop_browser() {
   return 0
 }
 
-# Runs in a subshell beside the browser; its sleeps end with it (no stray `sleep` holding the session's output).
+# Sleeps up to $1 seconds in 1-s steps while process $2 lives; false as soon as it is gone.
+nap_while_alive() {
+  left=$1
+  while [ "$left" -gt 0 ]; do
+    kill -0 "$2" 2>/dev/null || return 1
+    # In the background, so a TERM ends the wait at once (a foreground sleep would finish first).
+    sleep 1 &
+    wait $!
+    left=$((left - 1))
+  done
+  kill -0 "$2" 2>/dev/null
+}
+
+# Runs in a subshell beside the browser and ends within a second of it, on its own: the launcher's TERM can be lost
+# when it arrives before the new subshell has set its trap (dash drops a signal caught by the handler it inherited),
+# and the launcher then waits for the watcher before it starts the browser again.
 watch_browser() {
   [ "$POLL" -gt 0 ] || exit 0
-  nap=""
-  trap 'if [ -n "$nap" ]; then kill "$nap" 2>/dev/null; fi; exit 0' TERM
-  sleep "$GRACE" &
-  nap=$!
-  wait "$nap"
-  while kill -0 "$1" 2>/dev/null; do
+  trap 'exit 0' TERM
+  nap_while_alive "$GRACE" "$1" || exit 0
+  while :; do
     if page_stale; then
       echo "kiosk-launcher: no heartbeat from the kiosk page; restarting chromium" >&2
       stop_browser "$1"
       exit 0
     fi
-    sleep "$POLL" &
-    nap=$!
-    wait "$nap"
+    nap_while_alive "$POLL" "$1" || exit 0
   done
 }
 

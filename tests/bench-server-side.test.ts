@@ -2,6 +2,7 @@
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { histogramQuantileBound, parsePrometheusText, serverSide } from '../bench/lib/server-side.js';
+import { createServerMetrics } from '../server/http/metrics.js';
 
 function registry() {
   const register = new Registry();
@@ -55,5 +56,23 @@ describe('server-side figures of a bench window', () => {
     expect(s.eventLoopLagMaxMs).toBeGreaterThanOrEqual(25);
     expect(s.gcPausePercent).toBeGreaterThanOrEqual(0);
     expect(Object.values(serverSide('', after, 1)).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe("the server's own ingest metrics in a bench window", () => {
+  it('splits the commit of a batch from read → committed and counts the WAL restarts, on the server metrics', async () => {
+    const m = createServerMetrics();
+    m.checkpointHolds.observe({ complete: 'true' }, 0.004); // before the window: not counted
+    const before = await m.registry.metrics();
+    for (let i = 0; i < 100; i++) m.ingestLatency.observe(0.2);
+    for (let i = 0; i < 100; i++) m.ingestCommitSeconds.observe(0.003);
+    for (let i = 0; i < 3; i++) m.checkpointHolds.observe({ complete: 'true' }, 0.006);
+    m.checkpointHolds.observe({ complete: 'false' }, 0.25);
+    const s = serverSide(before, await m.registry.metrics(), 1);
+    expect(s.ingestP99BoundMs).toBe(250);
+    expect(s.commitP99BoundMs).toBe(5);
+    expect(s.walRestarts).toBe(3);
+    expect(s.walRestartsIncomplete).toBe(1);
+    expect(s.walHoldMs).toBeCloseTo(268, 6);
   });
 });

@@ -2,7 +2,10 @@
  * What the server itself saw during a bench window, from two scrapes of its /metrics: where a message's
  * latency was spent inside the server (publish read → committed, `fleet_ingest_latency_seconds`), how late its
  * event loop ran (prom-client's `nodejs_eventloop_lag_*`, reset by each scrape, so the second scrape covers
- * the window) and its garbage collector's pauses (`nodejs_gc_duration_seconds` by kind). Put beside the
+ * the window), its garbage collector's pauses (`nodejs_gc_duration_seconds` by kind), a group-commit batch's own
+ * start → durable time (`fleet_ingest_commit_seconds`: the SQL, the COMMIT and the fsync wait, so the rest of
+ * read → committed is queueing) and the checkpointer's WAL-restart holds (`fleet_ingest_checkpoint_hold_seconds`).
+ * Put beside the
  * generator's publish → PUBACK latency, it tells the server's share of a tail from the generator's and the
  * sockets' (docs/performance.md, "Where the tail is").
  */
@@ -52,6 +55,12 @@ export function histogramQuantileBound(before: Sample[], after: Sample[], name: 
 export interface ServerSide {
   /** Bucket bound (ms) of the server's own publish-read → committed p99. */
   ingestP99BoundMs: number;
+  /** Bucket bound (ms) of the p99 of a batch's transaction start → fsync returned (per batch, not per message). */
+  commitP99BoundMs: number;
+  /** WAL-restart holds in the window: completed (the next commit restarted the WAL), not completed, and their time. */
+  walRestarts: number;
+  walRestartsIncomplete: number;
+  walHoldMs: number;
   eventLoopLagP99Ms: number;
   eventLoopLagMaxMs: number;
   /** Share of the window the garbage collector paused the main thread, and the major collections' count. */
@@ -64,7 +73,18 @@ export interface ServerSide {
 export function serverSide(beforeText: string, afterText: string, seconds: number): ServerSide {
   if (!beforeText || !afterText) {
     const n = Number.NaN;
-    return { ingestP99BoundMs: n, eventLoopLagP99Ms: n, eventLoopLagMaxMs: n, gcPausePercent: n, gcMajorCount: n, gcMajorMs: n };
+    return {
+      ingestP99BoundMs: n,
+      commitP99BoundMs: n,
+      walRestarts: n,
+      walRestartsIncomplete: n,
+      walHoldMs: n,
+      eventLoopLagP99Ms: n,
+      eventLoopLagMaxMs: n,
+      gcPausePercent: n,
+      gcMajorCount: n,
+      gcMajorMs: n,
+    };
   }
   const before = parsePrometheusText(beforeText);
   const after = parsePrometheusText(afterText);
@@ -76,8 +96,14 @@ export function serverSide(beforeText: string, afterText: string, seconds: numbe
     };
   };
   const major = gc('major');
+  const delta = (name: string, where?: Record<string, string>) => total(after, name, where) - total(before, name, where);
+  const holds = 'fleet_ingest_checkpoint_hold_seconds';
   return {
     ingestP99BoundMs: histogramQuantileBound(before, after, 'fleet_ingest_latency_seconds', 0.99) * 1000,
+    commitP99BoundMs: histogramQuantileBound(before, after, 'fleet_ingest_commit_seconds', 0.99) * 1000,
+    walRestarts: delta(`${holds}_count`, { complete: 'true' }),
+    walRestartsIncomplete: delta(`${holds}_count`, { complete: 'false' }),
+    walHoldMs: delta(`${holds}_sum`) * 1000,
     eventLoopLagP99Ms: total(after, 'nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopLagMaxMs: total(after, 'nodejs_eventloop_lag_max_seconds') * 1000,
     gcPausePercent: (gc().seconds / seconds) * 100,

@@ -4,6 +4,12 @@ type Any = Record<string, any>;
 
 const f = (n: unknown, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : String(n ?? '—'));
 
+/** What the server saw of the same window (bench/lib/server-side.ts), when the window scraped its /metrics. */
+const inside = (s: Any | undefined) =>
+  s
+    ? `; inside the server: read → committed p99 ≤ ${f(s.ingestP99BoundMs)} ms, a batch's commit + fsync p99 ≤ ${f(s.commitP99BoundMs)} ms, event-loop lag p99 ${f(s.eventLoopLagP99Ms)} / max ${f(s.eventLoopLagMaxMs)} ms, GC ${f(s.gcPausePercent, 1)} %, WAL restarts ${f(s.walRestarts)}`
+    : '';
+
 export function renderTable(results: Any): string {
   const rows: Array<[string, string]> = [];
   const fleet = results.fleet as Any | undefined;
@@ -47,7 +53,7 @@ export function renderTable(results: Any): string {
     rows.push([
       `2c. highest rate held ${h ? f(h.seconds) : '?'} s, zero loss`,
       h
-        ? `${f(h.targetPerSecond)} samples/s (achieved ${f(h.ackedPerSecond)} in ${f(h.messagesPerSecond)} msg/s${ing.failedAt ? `; ${f(ing.failedAt)}/s failed` : '; no failed rate above it'}); p50 ${f(h.latencyP50Ms, 1)} ms, p99 ${f(h.latencyP99Ms, 1)} ms; server CPU ${f(h.serverCpuPercent)} %, RSS ${f(h.serverRssMiB)} MiB; generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %); load ${f(h.load1m, 1)}`
+        ? `${f(h.targetPerSecond)} samples/s (achieved ${f(h.ackedPerSecond)} in ${f(h.messagesPerSecond)} msg/s${ing.failedAt ? `; ${f(ing.failedAt)}/s failed` : '; no failed rate above it'}); p50 ${f(h.latencyP50Ms, 1)} ms, p99 ${f(h.latencyP99Ms, 1)} ms; server CPU ${f(h.serverCpuPercent)} %, RSS ${f(h.serverRssMiB)} MiB; generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %); load ${f(h.load1m, 1)}${inside(h.server)}`
         : `no tried rate was held: ${JSON.stringify(((ing.steps as Any[]) ?? []).map((x) => x.targetPerSecond))}`,
     ]);
   }
@@ -81,7 +87,7 @@ export function renderTable(results: Any): string {
         x.error
           ? `FAILED: ${x.error}`
           : h
-            ? `${f(x.heldPerSecond)} msg/s${x.failedAt ? ` (${f(x.failedAt)}/s failed)` : ' (no failed rate above it: a lower bound)'}; p99 ${f(h.latencyP99Ms, 1)} ms; ${k === 'server' ? `zero-loss check: lost ${x.zeroLossCheck?.lost}, duplicated ${x.zeroLossCheck?.duplicated}` : `lost ${h.lost}`}; broker CPU ${f(h.brokerCpuPercent)} % (${f(h.brokerCpuUsPerMessage, 1)} µs/msg); generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %)${x.generatorLimited ? ' — GENERATOR-LIMITED (a worker at ≥ 90 % of a core): add --workers' : ''}; load ${f(h.load1m, 1)}`
+            ? `${f(x.heldPerSecond)} msg/s${x.failedAt ? ` (${f(x.failedAt)}/s failed)` : ' (no failed rate above it: a lower bound)'}; p99 ${f(h.latencyP99Ms, 1)} ms; ${k === 'server' ? `zero-loss check: lost ${x.zeroLossCheck?.lost}, duplicated ${x.zeroLossCheck?.duplicated}` : `lost ${h.lost}`}; broker CPU ${f(h.brokerCpuPercent)} % (${f(h.brokerCpuUsPerMessage, 1)} µs/msg); generator CPU ${f(h.generatorCpuPercent)} % (busiest worker ${f(h.generatorMaxWorkerCpuPercent)} %)${x.generatorLimited ? ' — GENERATOR-LIMITED (a worker at ≥ 90 % of a core): add --workers' : ''}; load ${f(h.load1m, 1)}${inside(h.server)}`
             : `no tried rate was held: ${JSON.stringify(((x.steps as Any[]) ?? []).map((s) => s.targetPerSecond))}`,
       ]);
     }
