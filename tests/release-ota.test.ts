@@ -263,7 +263,9 @@ describe('over-the-air releases', () => {
     ]);
   });
 
-  const KILLS = Number(process.env.OTA_KILLS ?? 5);
+  // A failure names each kill's moment (ms after the rollout was created); OTA_KILL_DELAYS=1200,4800 replays them.
+  const REPLAY = process.env.OTA_KILL_DELAYS?.split(',').map(Number);
+  const KILLS = REPLAY?.length ?? Number(process.env.OTA_KILLS ?? 5);
   it(
     `leaves a working version after each of ${KILLS} SIGKILLs at random moments of an update`,
     async () => {
@@ -272,6 +274,7 @@ describe('over-the-air releases', () => {
       const kiosk = await startKiosk('ota-kill', base, { AGENT_BANDWIDTH_LIMIT: String(256 * 1024) });
       await waitFor(() => versionOf(kiosk.id) === '2.0.0', 'kiosk online on 2.0.0', 60_000, 200);
       const seen: string[] = [];
+      const delays: number[] = [];
       for (let k = 1; k <= KILLS; k++) {
         const next = makeRelease(`2.0.${k}`, { blobBytes: 512 * 1024 });
         const up = await admin.json<{ missing: string[] }>('POST', '/api/v1/releases', next.signed);
@@ -284,26 +287,34 @@ describe('over-the-air releases', () => {
         });
         expect(ro.status).toBe(201);
         // Anywhere from the download to the new version proving itself (a start takes a few seconds here).
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 6000)));
+        const delay = REPLAY?.[k - 1] ?? Math.floor(Math.random() * 6000);
+        await new Promise((r) => setTimeout(r, delay));
         await kiosk.kill();
+        const moment = `kill ${k}, ${delay} ms after the rollout (delays so far: ${delays.concat(delay).join(',')})`;
+        delays.push(delay);
         // Whatever the moment: an agent comes up again, from a complete slot.
         await waitFor(
           () => bootOf(kiosk.id) !== bootBefore && onlineOf(kiosk.id),
-          `an agent up again after kill ${k}`,
+          `an agent up again after ${moment}`,
           60_000,
           200,
         );
         const running = await kiosk.current();
-        seen.push(`${k}: ${running}`);
-        await expectCompleteSlot(join(kiosk.root, 'releases', running as string));
+        seen.push(`${k} (${delay} ms): ${running}`);
+        await expectCompleteSlot(join(kiosk.root, 'releases', running as string), moment);
         // And the update gets there in the end.
         await waitFor(
           async () => (await admin.json<{ state: string }>('GET', `/api/v1/rollouts/${ro.body.id}`)).body.state === 'completed',
-          `rollout ${k} completed`,
+          `rollout completed after ${moment}`,
           90_000,
           300,
         );
-        await waitFor(() => versionOf(kiosk.id) === next.signed.release.version, `kiosk on 2.0.${k}`, 30_000, 200);
+        await waitFor(
+          () => versionOf(kiosk.id) === next.signed.release.version,
+          `kiosk on 2.0.${k} after ${moment}`,
+          30_000,
+          200,
+        );
       }
       console.log(`release-ota: versions running right after each kill: ${seen.join(', ')}`);
     },
@@ -314,9 +325,11 @@ describe('over-the-air releases', () => {
 const bootOf = (id: string) => server.db.prepare('SELECT boot_id FROM devices WHERE id = ?').pluck().get(id) as string | null;
 const onlineOf = (id: string) => server.db.prepare('SELECT online FROM devices WHERE id = ?').pluck().get(id) === 1;
 
-async function expectCompleteSlot(dir: string): Promise<void> {
+async function expectCompleteSlot(dir: string, moment: string): Promise<void> {
   const signed = JSON.parse(await readFile(join(dir, 'release.json'), 'utf8')) as SignedRelease;
-  for (const f of signed.release.files) expect(sha(await readFile(join(dir, f.path))), f.path).toBe(f.sha256);
+  for (const f of signed.release.files) {
+    expect(sha(await readFile(join(dir, f.path))), `${f.path} after ${moment}`).toBe(f.sha256);
+  }
 }
 
 describe('over the air with a release really built (tools/release, cached per source tree)', () => {

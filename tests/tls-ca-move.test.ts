@@ -79,7 +79,9 @@ describe('moving kiosks to a new CA over the air', () => {
     const publishAndSync = async (): Promise<void> => {
       await publish();
       const outcome = await agent.sync('command');
-      expect(outcome, JSON.stringify(outcome)).toMatchObject({ state: 'applied' });
+      // The publish's manifest notice starts a sync of the agent's own, which may apply the manifest before this
+      // one runs (then this one finds it `unchanged`): either way a newer manifest came over https.
+      expect(['applied', 'unchanged'], JSON.stringify(outcome)).toContain(outcome.state);
       expect((outcome as { seq: number }).seq).toBeGreaterThan(seq);
       seq = (outcome as { seq: number }).seq;
     };
