@@ -2,8 +2,9 @@
  * The checkpointer thread (server/ingest/checkpointer.ts): its own connection to `fleet.db`, a PASSIVE checkpoint
  * every `intervalMs` — pages copied from the WAL into the database and both files fsynced here, not on the event
  * loop. PASSIVE never waits for a lock and never blocks the server's writers or readers. Once a checkpoint finds
- * `restartPages` or more in the WAL, the thread asks the server to hold its commits, checkpoints again (only what
- * was appended since), and says whether that one copied every frame: then the server's next commit restarts the WAL.
+ * `restartPages` or more in the WAL, the thread checkpoints once more unheld (what was appended meanwhile), then asks
+ * the server to hold its commits, checkpoints again (only the few frames appended since), and says whether that one
+ * copied every frame: then the server's next commit restarts the WAL.
  */
 
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
@@ -54,6 +55,9 @@ function run(): CheckpointResult | null {
 const timer = setInterval(() => {
   const result = run();
   if (!holding && restartPages > 0 && result && result.log >= restartPages) {
+    // First, without holding anything, the frames appended while that checkpoint ran (its copy and two fsyncs can
+    // take 100 ms on a busy disk): the held one then has only this one's few ms of frames left to copy.
+    if (run() === null) return;
     holding = true;
     port.postMessage({ type: 'restart-wanted', pages: result.log } satisfies FromCheckpointer);
   }
