@@ -166,6 +166,9 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
       const body = Buffer.alloc(req.payloadBytes ?? 300, 'x');
       const clients = raw;
       const count = fleet ? devices.length : clients.length;
+      // Devices in a shuffled order (fixed for the step): a real fleet's kiosks sample at unrelated moments, so a
+      // batch's samples come from devices far apart in the key order, each on its own page of the health table.
+      const order = shuffled(count);
       let cursor = 0;
       let owed = 0;
       let last = performance.now();
@@ -175,10 +178,11 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
         owed += ((now - last) / 1000) * req.perSecond;
         last = now;
         for (; owed >= 1 && count > 0; owed--) {
-          if (fleet) (devices[cursor] as (typeof devices)[number]).sample();
+          const at = order[cursor] as number;
+          if (fleet) (devices[at] as (typeof devices)[number]).sample();
           else {
-            const client = clients[cursor] as MqttClient;
-            if (client.connected) publishRaw(client, `${rawTopicPrefix}/${cursor}`, body);
+            const client = clients[at] as MqttClient;
+            if (client.connected) publishRaw(client, `${rawTopicPrefix}/${at}`, body);
           }
           cursor = (cursor + 1) % count;
         }
@@ -251,3 +255,13 @@ process.on('message', (req: WorkerRequest) => {
   handle(req).then(send, (error: Error) => send({ cmd: 'error', message: error.message, cpuMs: cpuMs() }));
 });
 process.on('disconnect', () => process.exit(0));
+
+/** 0 … count − 1 in a random order (Fisher–Yates). */
+function shuffled(count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
