@@ -50,8 +50,12 @@ export type FromCheckpointer =
 
 /** How often the thread checkpoints. */
 export const CHECKPOINT_EVERY_MS = 1000;
-/** WAL pages from which the commits are held for a checkpoint that lets the WAL restart (≈ 16 MB at 4 KiB pages). */
-export const RESTART_AT_PAGES = 4000;
+/**
+ * WAL pages from which the commits are held for a checkpoint that lets the WAL restart (≈ 64 MB at 4 KiB pages).
+ * Each hold costs the same (one small checkpoint), so a WAL that restarts rarely holds the commits rarely: at
+ * 4 000 pages a 10 000-kiosk ingest restarted it every second (docs/performance.md).
+ */
+export const RESTART_AT_PAGES = 16_000;
 /** The longest a hold lasts: past it the commits go on, and the WAL restarts at a later hold. */
 export const HOLD_LIMIT_MS = 250;
 /** The server connection's autocheckpoint while the thread runs (pages; ≈ 100 MB of WAL at 4 KiB pages). */
