@@ -290,8 +290,8 @@ describe('over-the-air releases', () => {
         const delay = REPLAY?.[k - 1] ?? Math.floor(Math.random() * 6000);
         await new Promise((r) => setTimeout(r, delay));
         await kiosk.kill();
-        const moment = `kill ${k}, ${delay} ms after the rollout (delays so far: ${delays.concat(delay).join(',')})`;
         delays.push(delay);
+        const moment = `kill ${k}, ${delay} ms after the rollout (delays so far: ${delays.join(',')})`;
         // Whatever the moment: an agent comes up again, from a complete slot.
         await waitFor(
           () => bootOf(kiosk.id) !== bootBefore && onlineOf(kiosk.id),

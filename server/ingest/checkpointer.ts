@@ -12,10 +12,11 @@
  * (`GroupCommitWriter.hold`: the event loop goes on reading devices and sending PUBACKs, only commits wait),
  * checkpoints the few frames appended since, and answers; the held batches then commit and the first one restarts
  * the WAL. Before it asks, the thread runs one more checkpoint unheld, for the frames appended while the first ran,
- * so the held one copies only a few ms of frames: the hold lasts one small checkpoint (5–30 ms), at most `holdLimitMs`; a reader on an older snapshot
- * (a backup) makes it incomplete, and the WAL restarts at a later one. Durability is SQLite's own: the restart is
- * its own decision at BEGIN, made only when the checkpoint (at `synchronous = FULL` here) fsynced the database
- * before recording the frames as copied; each commit's frames are fsynced before its PUBACK (wal-sync.ts) as ever.
+ * so the held one copies only a few ms of frames: the hold lasts one small checkpoint (5–30 ms), at most
+ * `holdLimitMs`; a reader on an older snapshot (a backup) makes it incomplete, and the WAL restarts at a later one.
+ * Durability is SQLite's own: the restart is its own decision at BEGIN, made only when the checkpoint (at
+ * `synchronous = FULL` here) fsynced the database before recording the frames as copied; each commit's frames are
+ * fsynced before its PUBACK (wal-sync.ts) as ever.
  *
  * The server's connection keeps a far higher autocheckpoint, `WAL_BOUND_PAGES`, as the bound on the WAL's size
  * should the thread fall behind (then SQLite checkpoints inline, as before). A checkpoint that fails (a full disk)
