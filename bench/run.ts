@@ -8,7 +8,7 @@
  *   npm run bench -- --only fleet --drill kill     # + SIGKILL under load at 10 000 devices, zero-loss check
  *   npm run bench -- --only profile                # CPU profile of the server at 10 000 kiosks, µs/message by stage
  *   npm run bench -- --only broker --broker-seconds 60   # scenario 4: aedes, Mosquitto, server, highest rate held
- *   npm run bench -- --quick                       # small sizes, a smoke run of the whole bench (~2 min)
+ *   npm run bench -- --quick                       # small sizes, a smoke run of the whole bench (≈ 9 min on a 2-vCPU box)
  *   npm run bench -- --only storm --tls --sizes 1000,10000
  *                                                  # connect storms only, devices on mqtts:// (--tls also
  *                                                  # applies to fleet); without --tls the same over TCP
