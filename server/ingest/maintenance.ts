@@ -3,7 +3,10 @@
  * and audit records), the offline sweep (a device silent for
  * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions, and (hourly) the removal
  * of content files nothing references any more (`content-gc.ts`). Runs on an unref'd
- * timer that close() stops; each step is bounded so the event loop is never held for long.
+ * timer that close() stops. The large steps — an hour's roll-up, the raw rows past retention: at 10 000 kiosks a
+ * million rows or more — go in slices of `stepRows` rows, each its own transaction, and the timer's run lets the
+ * event loop in between slices, so devices are acknowledged and the dashboard answers meanwhile (in one go, an
+ * hour of 1 000 000 rows held the event loop for ≈ 1 s: docs/performance.md, "Issue 18, ninth session").
  */
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,8 +17,10 @@ import type { Database } from '../db/open-database.js';
 import { type ContentGcResult, createContentGc } from './content-gc.js';
 
 const HOUR = 3_600_000;
-const DELETE_CHUNK = 5_000;
-const MAX_DELETE_CHUNKS = 200;
+/** Rows of one roll-up slice or one delete chunk: about 5–30 ms of the event loop each (docs/performance.md). */
+export const MAINTENANCE_STEP_ROWS = 2_000;
+/** Rows one run deletes from one table at most (16 666 a second at the default interval); the rest waits a run. */
+const MAX_DELETE_ROWS = 1_000_000;
 
 export interface MaintenanceOptions {
   intervalMs: number;
@@ -34,7 +39,63 @@ export interface MaintenanceOptions {
   contentRoot?: string | null;
   /** How old an unreferenced content file must be before it is removed (default 24 h). */
   contentGraceMs?: number;
+  /** Rows per roll-up slice and per delete chunk (default MAINTENANCE_STEP_ROWS). */
+  stepRows?: number;
 }
+
+export interface MaintenanceResult {
+  /** Roll-up rows written (a device's hour counts once per slice that had rows of it). */
+  rolledUp: number;
+  deleted: number;
+  retention: { hourly: number; events: number; audit: number };
+  markedOffline: number;
+  expiredCommands: number;
+  expiredSessions: number;
+  content: ContentGcResult | null;
+}
+
+/** One health row as the roll-up reads it: device_id, cpu_load, mem_used, disk_used, disk_free, temp_c. */
+type SampleRow = [string, number, number, number, number, number | null];
+
+/** A device's hour so far. */
+interface HourFigures {
+  samples: number;
+  cpuSum: number;
+  cpuMax: number;
+  memSum: number;
+  memMax: number;
+  diskMax: number;
+  freeMin: number;
+  tempMax: number | null;
+}
+
+function add(figures: Map<string, HourFigures>, [deviceId, cpu, mem, disk, free, temp]: SampleRow): void {
+  const f = figures.get(deviceId);
+  if (!f) {
+    figures.set(deviceId, {
+      samples: 1,
+      cpuSum: cpu,
+      cpuMax: cpu,
+      memSum: mem,
+      memMax: mem,
+      diskMax: disk,
+      freeMin: free,
+      tempMax: temp,
+    });
+    return;
+  }
+  f.samples++;
+  f.cpuSum += cpu;
+  f.cpuMax = Math.max(f.cpuMax, cpu);
+  f.memSum += mem;
+  f.memMax = Math.max(f.memMax, mem);
+  f.diskMax = Math.max(f.diskMax, disk);
+  f.freeMin = Math.min(f.freeMin, free);
+  if (temp !== null) f.tempMax = f.tempMax === null ? temp : Math.max(f.tempMax, temp);
+}
+
+/** A run as steps: each `yield` is a point between two transactions where the timer lets the event loop run. */
+type Steps<T> = Generator<void, T, void>;
 
 /** The maintenance settings of the server's configuration: one mapping for the server and bench/db-size.ts. */
 export function maintenanceOptionsOf(
@@ -61,24 +122,34 @@ export function maintenanceOptionsOf(
 }
 
 export function createMaintenance(db: Database, options: MaintenanceOptions, log: Logger) {
+  const stepRows = options.stepRows ?? MAINTENANCE_STEP_ROWS;
+  const maxDeleteChunks = Math.ceil(MAX_DELETE_ROWS / stepRows);
   const getState = db.prepare('SELECT value FROM server_state WHERE key = ?').pluck();
   const setState = db.prepare(
     'INSERT INTO server_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
   );
-  const oldestReceived = db.prepare('SELECT min(received_ts) FROM health').pluck();
-  const rollup = db.prepare(
+  // The first row at or after an instant, and where a slice of `stepRows` rows from one ends (the received_ts of
+  // the row after it): both walk the health_received index.
+  const firstReceived = db.prepare('SELECT min(received_ts) FROM health WHERE received_ts >= ?').pluck();
+  const sliceEnd = db
+    .prepare('SELECT received_ts FROM health WHERE received_ts >= ? AND received_ts < ? ORDER BY received_ts LIMIT 1 OFFSET ?')
+    .pluck();
+  const readSlice = db
+    .prepare(
+      'SELECT device_id, cpu_load, mem_used, disk_used, disk_free, temp_c FROM health WHERE received_ts >= ? AND received_ts < ?',
+    )
+    .raw();
+  // An hour's row is written whole (a redone hour replaces it: the roll-up of an hour is idempotent).
+  const putHour = db.prepare(
     `INSERT INTO health_hourly (device_id, hour, samples, cpu_avg, cpu_max, mem_avg, mem_max, disk_used_max, disk_free_min, temp_max)
-     SELECT device_id, (received_ts / ${HOUR}) * ${HOUR}, count(*), avg(cpu_load), max(cpu_load), avg(mem_used), max(mem_used),
-            max(disk_used), min(disk_free), max(temp_c)
-     FROM health WHERE received_ts >= ? AND received_ts < ?
-     GROUP BY device_id, received_ts / ${HOUR}
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(device_id, hour) DO UPDATE SET samples = excluded.samples, cpu_avg = excluded.cpu_avg, cpu_max = excluded.cpu_max,
        mem_avg = excluded.mem_avg, mem_max = excluded.mem_max, disk_used_max = excluded.disk_used_max,
        disk_free_min = excluded.disk_free_min, temp_max = excluded.temp_max`,
   );
   const deleteOld = db.prepare(
     `DELETE FROM health WHERE (device_id, series, seq) IN
-       (SELECT device_id, series, seq FROM health WHERE received_ts < ? LIMIT ${DELETE_CHUNK})`,
+       (SELECT device_id, series, seq FROM health WHERE received_ts < ? LIMIT ${stepRows})`,
   );
   const contentRoot =
     options.contentRoot !== undefined ? options.contentRoot : db.memory ? null : join(dirname(db.name), 'content');
@@ -93,52 +164,86 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   // Events: ids grow with receipt, so the oldest chunk by id is where old rows are; at most DELETE_CHUNK looked at.
   const deleteEvents = db.prepare(
     `DELETE FROM device_events WHERE id IN
-       (SELECT id FROM (SELECT id, received_ts FROM device_events ORDER BY id LIMIT ${DELETE_CHUNK}) WHERE received_ts < ?)`,
+       (SELECT id FROM (SELECT id, received_ts FROM device_events ORDER BY id LIMIT ${stepRows}) WHERE received_ts < ?)`,
   );
   const deleteAudit = db.prepare(
-    `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts LIMIT ${DELETE_CHUNK})`,
+    `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts LIMIT ${stepRows})`,
   );
   const sweepOffline = db.prepare('UPDATE devices SET online = 0 WHERE online = 1 AND (last_seen IS NULL OR last_seen < ?)');
 
-  /** Rolls up every complete hour since the last run (received_ts only grows, so each hour is rolled up once). */
-  function rollUp(now: number): number {
+  /**
+   * Rolls up every complete hour since the last run, one hour at a time: its rows read `stepRows` at a time along
+   * received_ts (a slice ends at a millisecond boundary, so it may hold more when many share one) and summed here,
+   * then its rows of health_hourly written `stepRows` devices a transaction, the last one also recording the hour
+   * as done. A run stopped anywhere in an hour leaves it not done, and the next run does it again from the start:
+   * its rows are replaced, not added to. received_ts only grows, so a done hour gets no new rows.
+   */
+  function* rollUp(now: number): Steps<number> {
     const until = Math.floor(now / HOUR) * HOUR;
-    const stored = getState.get('health_rollup_until') as string | undefined;
-    const oldest = oldestReceived.get() as number | null;
-    const from = stored !== undefined ? Number(stored) : oldest === null ? until : Math.floor(oldest / HOUR) * HOUR;
-    if (from >= until) return 0;
-    return db.transaction(() => {
-      const rows = rollup.run(from, until).changes;
-      setState.run('health_rollup_until', String(until));
-      return rows;
-    })();
+    let written = 0;
+    for (;;) {
+      const stored = getState.get('health_rollup_until') as string | undefined;
+      const first = firstReceived.get(stored === undefined ? 0 : Number(stored)) as number | null;
+      if (first === null || first >= until) {
+        if (stored === undefined || Number(stored) < until) setState.run('health_rollup_until', String(until));
+        return written;
+      }
+      const hour = Math.floor(first / HOUR) * HOUR;
+      const figures = new Map<string, HourFigures>();
+      for (let from = hour; from < hour + HOUR; ) {
+        const next = sliceEnd.get(from, hour + HOUR, stepRows) as number | undefined;
+        const end = next === undefined ? hour + HOUR : Math.max(next, from + 1);
+        for (const row of readSlice.all(from, end) as SampleRow[]) add(figures, row);
+        from = end;
+        yield;
+      }
+      const devices = [...figures];
+      for (let i = 0; i < devices.length; i += stepRows) {
+        const done = i + stepRows >= devices.length;
+        db.transaction(() => {
+          for (const [deviceId, f] of devices.slice(i, i + stepRows)) {
+            putHour.run(
+              deviceId,
+              hour,
+              f.samples,
+              f.cpuSum / f.samples,
+              f.cpuMax,
+              f.memSum / f.samples,
+              f.memMax,
+              f.diskMax,
+              f.freeMin,
+              f.tempMax,
+            );
+          }
+          if (done) setState.run('health_rollup_until', String(hour + HOUR));
+        })();
+        yield;
+      }
+      written += devices.length;
+    }
+  }
+
+  /** Runs a delete of at most `stepRows` rows until one deletes fewer (at most MAX_DELETE_ROWS a run). */
+  function* chunked(run: () => number): Steps<number> {
+    let deleted = 0;
+    for (let i = 0; i < maxDeleteChunks; i++) {
+      const n = run();
+      deleted += n;
+      if (n < stepRows) break;
+      yield;
+    }
+    return deleted;
   }
 
   /** Deletes raw rows past retention, but never rows not rolled up yet. */
-  function applyRetention(now: number): number {
+  function applyRetention(now: number): Steps<number> {
     const rolledUntil = Number((getState.get('health_rollup_until') as string | undefined) ?? 0);
     const cutoff = Math.min(now - options.retentionMs, rolledUntil);
-    let deleted = 0;
-    for (let i = 0; i < MAX_DELETE_CHUNKS; i++) {
-      const n = deleteOld.run(cutoff).changes;
-      deleted += n;
-      if (n < DELETE_CHUNK) break;
-    }
-    return deleted;
-  }
-
-  function chunked(run: () => number): number {
-    let deleted = 0;
-    for (let i = 0; i < MAX_DELETE_CHUNKS; i++) {
-      const n = run();
-      deleted += n;
-      if (n < DELETE_CHUNK) break;
-    }
-    return deleted;
+    return chunked(() => deleteOld.run(cutoff).changes);
   }
 
   /** Roll-ups, events and audit past their retention; at most once an hour (their retentions are months). */
-  function applyLongRetention(now: number, force = false) {
+  function* applyLongRetention(now: number, force = false): Steps<MaintenanceResult['retention']> {
     const result = { hourly: 0, events: 0, audit: 0 };
     if (!force && now < longRetentionDue) return result;
     longRetentionDue = now + HOUR;
@@ -150,11 +255,11 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     }
     if (options.eventsRetentionMs) {
       const cutoff = now - options.eventsRetentionMs;
-      result.events = chunked(() => deleteEvents.run(cutoff).changes);
+      result.events = yield* chunked(() => deleteEvents.run(cutoff).changes);
     }
     if (options.auditRetentionMs) {
       const cutoff = now - options.auditRetentionMs;
-      result.audit = chunked(() => deleteAudit.run(cutoff).changes);
+      result.audit = yield* chunked(() => deleteAudit.run(cutoff).changes);
     }
     return result;
   }
@@ -166,11 +271,11 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     return contentGc.run(now);
   }
 
-  function runOnce(now = Date.now()) {
-    const result = {
-      rolledUp: rollUp(now),
-      deleted: applyRetention(now),
-      retention: applyLongRetention(now),
+  function* run(now: number): Steps<MaintenanceResult> {
+    const result: MaintenanceResult = {
+      rolledUp: yield* rollUp(now),
+      deleted: yield* applyRetention(now),
+      retention: yield* applyLongRetention(now),
       markedOffline: sweepOffline.run(now - options.offlineAfterMs).changes,
       expiredCommands: expireCommands(db, now),
       expiredSessions: deleteExpiredSessions(db, now),
@@ -191,24 +296,55 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     return result;
   }
 
+  /** Runs `steps` to the end at once. */
+  function drain<T>(steps: Steps<T>): T {
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
   let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  /** A timer's run is under way (runs never overlap: a tick that finds one skips). */
+  let running = false;
+
+  /** A run that lets the event loop in between its slices; null when `stop` ended it between two of them. */
+  async function runYielding(now = Date.now()): Promise<MaintenanceResult | null> {
+    const steps = run(now);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (stopped) return null;
+    }
+  }
+
   return {
-    runOnce,
+    /** One whole run now, in one go (tests, tools). */
+    runOnce: (now = Date.now()) => drain(run(now)),
+    /** One run as the timer makes it: the event loop runs between its slices. */
+    runYielding,
     /** Runs the content clean-up now (e.g. right after a retire), whatever the hourly schedule. */
     collectContent: (now = Date.now()) => collectContent(now, true),
     /** Applies the roll-up, event and audit retentions now, whatever the hourly schedule. */
-    applyLongRetention: (now = Date.now()) => applyLongRetention(now, true),
+    applyLongRetention: (now = Date.now()) => drain(applyLongRetention(now, true)),
     start(): void {
+      stopped = false;
       timer = setInterval(() => {
-        try {
-          runOnce();
-        } catch (error) {
-          log.error({ err: error }, 'maintenance failed');
-        }
+        if (running) return;
+        running = true;
+        runYielding()
+          .catch((error) => log.error({ err: error }, 'maintenance failed'))
+          .finally(() => {
+            running = false;
+          });
       }, options.intervalMs);
       timer.unref();
     },
+    /** Stops the timer; a run under way ends at its next slice boundary (before the caller closes the database). */
     stop(): void {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = null;
     },
