@@ -108,7 +108,7 @@ beforeAll(async () => {
     { intervalMs: HOUR, retentionMs: 30 * 24 * HOUR, offlineAfterMs: 24 * HOUR, contentRoot: null },
     pino({ level: 'silent' }),
   );
-  maintenance.runOnce(Date.now() + HOUR);
+  maintenance.runOnce(Date.now() + 2 * HOUR);
 }, 60_000);
 
 afterAll(async () => {

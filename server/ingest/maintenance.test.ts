@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { insertCommand } from '../commands/commands-repo.js';
 import { type Database, openDatabase } from '../db/open-database.js';
 import { registerDevice } from '../registry/devices-repo.js';
-import { createMaintenance } from './maintenance.js';
+import { createMaintenance, ROLLUP_GRACE_MS } from './maintenance.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -103,6 +103,18 @@ describe('maintenance', () => {
     const second = m.runOnce(now + HOUR);
     expect(second.rolledUp).toBe(1);
     expect(db.prepare('SELECT count(*) FROM health_hourly').pluck().get()).toBe(3);
+  });
+
+  it('rolls up an hour only ROLLUP_GRACE_MS after its end, with the samples received in it but committed late', () => {
+    db = openDatabase(':memory:');
+    const hour = Date.UTC(2026, 10, 23, 11);
+    const m = createMaintenance(db, OPTIONS, pino({ level: 'silent' }));
+    insertHealth('k1', 1, hour + 30 * 60_000, 10);
+    // Two minutes after the hour: not rolled up yet, and a sample received in its last second is committed now.
+    expect(m.runOnce(hour + HOUR + 2 * 60_000).rolledUp).toBe(0);
+    insertHealth('k1', 2, hour + HOUR - 1000, 30);
+    expect(m.runOnce(hour + HOUR + ROLLUP_GRACE_MS).rolledUp).toBe(1);
+    expect(db.prepare('SELECT hour, samples, cpu_avg AS cpu FROM health_hourly').all()).toEqual([{ hour, samples: 2, cpu: 20 }]);
   });
 
   it('rolls up an hour in slices to exactly what one pass over it gives', () => {

@@ -17,6 +17,11 @@ import type { Database } from '../db/open-database.js';
 import { type ContentGcResult, createContentGc } from './content-gc.js';
 
 const HOUR = 3_600_000;
+/**
+ * An hour is rolled up once it ended this long ago: a sample is stamped with `received_ts` when it arrives and
+ * written when its batch commits, later under a WAL restart or a backlog, and a done hour is never read again.
+ */
+export const ROLLUP_GRACE_MS = 5 * 60_000;
 /** Rows of one roll-up slice or one delete chunk: about 5–30 ms of the event loop each (docs/performance.md). */
 export const MAINTENANCE_STEP_ROWS = 2_000;
 /** Rows one run deletes from one table at most (16 666 a second at the default interval); the rest waits a run. */
@@ -176,10 +181,11 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
    * received_ts (a slice ends at a millisecond boundary, so it may hold more when many share one) and summed here,
    * then its rows of health_hourly written `stepRows` devices a transaction, the last one also recording the hour
    * as done. A run stopped anywhere in an hour leaves it not done, and the next run does it again from the start:
-   * its rows are replaced, not added to. received_ts only grows, so a done hour gets no new rows.
+   * its rows are replaced, not added to. received_ts only grows and an hour is read ROLLUP_GRACE_MS after its end,
+   * so a done hour gets no new rows.
    */
   function* rollUp(now: number): Steps<number> {
-    const until = Math.floor(now / HOUR) * HOUR;
+    const until = Math.floor((now - ROLLUP_GRACE_MS) / HOUR) * HOUR;
     let written = 0;
     for (;;) {
       const stored = getState.get('health_rollup_until') as string | undefined;
