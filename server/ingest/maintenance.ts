@@ -190,10 +190,7 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     for (;;) {
       const stored = getState.get('health_rollup_until') as string | undefined;
       const first = firstReceived.get(stored === undefined ? 0 : Number(stored)) as number | null;
-      if (first === null || first >= until) {
-        if (stored === undefined || Number(stored) < until) setState.run('health_rollup_until', String(until));
-        return written;
-      }
+      if (first === null || first >= until) return written;
       const hour = Math.floor(first / HOUR) * HOUR;
       const figures = new Map<string, HourFigures>();
       for (let from = hour; from < hour + HOUR; ) {
