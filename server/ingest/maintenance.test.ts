@@ -33,7 +33,8 @@ function seedHours(now: number, count: number) {
   const rows = Array.from({ length: count }, (_, i) => ({
     deviceId: `k${(i * 7) % 5}`,
     seq: i + 1,
-    ts: start + Math.floor((i * span) / count / 3) * 3,
+    // Three consecutive samples share each millisecond (one message's samples share their received_ts).
+    ts: start + Math.floor((Math.floor(i / 3) * 3 * span) / count),
     cpu: (i * 37) % 100,
     mem: (i * 53) % 100,
     disk: (i * 11) % 100,
@@ -113,6 +114,7 @@ describe('maintenance', () => {
     // Two minutes after the hour: not rolled up yet, and a sample received in its last second is committed now.
     expect(m.runOnce(hour + HOUR + 2 * 60_000).rolledUp).toBe(0);
     insertHealth('k1', 2, hour + HOUR - 1000, 30);
+    expect(m.runOnce(hour + HOUR + ROLLUP_GRACE_MS - 1).rolledUp).toBe(0);
     expect(m.runOnce(hour + HOUR + ROLLUP_GRACE_MS).rolledUp).toBe(1);
     expect(db.prepare('SELECT hour, samples, cpu_avg AS cpu FROM health_hourly').all()).toEqual([{ hour, samples: 2, cpu: 20 }]);
   });

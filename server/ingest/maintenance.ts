@@ -3,10 +3,11 @@
  * and audit records), the offline sweep (a device silent for
  * OFFLINE_AFTER is offline even without a last will), command expiry, expired sessions, and (hourly) the removal
  * of content files nothing references any more (`content-gc.ts`). Runs on an unref'd
- * timer that close() stops. The large steps — an hour's roll-up, the raw rows past retention: at 10 000 kiosks a
- * million rows or more — go in slices of `stepRows` rows, each its own transaction, and the timer's run lets the
- * event loop in between slices, so devices are acknowledged and the dashboard answers meanwhile (in one go, an
- * hour of 1 000 000 rows held the event loop for ≈ 1 s: docs/performance.md, "Issue 18, ninth session").
+ * timer that close() stops. The sweeps come first (each a single statement); the large steps — an hour's roll-up,
+ * the raw rows past retention: at 10 000 kiosks a million rows or more — go in slices of `stepRows` rows, each its
+ * own transaction, and the timer's run lets the event loop in between slices, so devices are acknowledged and the
+ * dashboard answers meanwhile (in one go, an hour of 1 000 000 rows held the event loop for 1.6 s, 14 s with their
+ * deletion: docs/performance.md, "Issue 18, ninth session").
  */
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +25,8 @@ const HOUR = 3_600_000;
 export const ROLLUP_GRACE_MS = 5 * 60_000;
 /** Rows of one roll-up slice or one delete chunk: about 5–30 ms of the event loop each (docs/performance.md). */
 export const MAINTENANCE_STEP_ROWS = 2_000;
+/** Hours one run rolls up at most: a backlog (a restored database, a long outage) catches up over several runs. */
+const ROLLUP_HOURS_PER_RUN = 24;
 /** Rows one run deletes from one table at most (16 666 a second at the default interval); the rest waits a run. */
 const MAX_DELETE_ROWS = 1_000_000;
 
@@ -49,7 +52,7 @@ export interface MaintenanceOptions {
 }
 
 export interface MaintenanceResult {
-  /** Roll-up rows written (a device's hour counts once per slice that had rows of it). */
+  /** Roll-up rows written: one per device and hour rolled up. */
   rolledUp: number;
   deleted: number;
   retention: { hourly: number; events: number; audit: number };
@@ -187,7 +190,7 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   function* rollUp(now: number): Steps<number> {
     const until = Math.floor((now - ROLLUP_GRACE_MS) / HOUR) * HOUR;
     let written = 0;
-    for (;;) {
+    for (let hours = 0; hours < ROLLUP_HOURS_PER_RUN; hours++) {
       const stored = getState.get('health_rollup_until') as string | undefined;
       const first = firstReceived.get(stored === undefined ? 0 : Number(stored)) as number | null;
       if (first === null || first >= until) return written;
@@ -224,6 +227,7 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
       }
       written += devices.length;
     }
+    return written;
   }
 
   /** Runs a delete of at most `stepRows` rows until one deletes fewer (at most MAX_DELETE_ROWS a run). */
@@ -275,13 +279,20 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   }
 
   function* run(now: number): Steps<MaintenanceResult> {
+    // The sweeps first: a long roll-up or a failing step does not keep them from running.
+    const markedOffline = sweepOffline.run(now - options.offlineAfterMs).changes;
+    const expiredCommands = expireCommands(db, now);
+    const expiredSessions = deleteExpiredSessions(db, now);
+    const rolledUp = yield* rollUp(now);
+    const deleted = yield* applyRetention(now);
+    const retention = yield* applyLongRetention(now);
     const result: MaintenanceResult = {
-      rolledUp: yield* rollUp(now),
-      deleted: yield* applyRetention(now),
-      retention: yield* applyLongRetention(now),
-      markedOffline: sweepOffline.run(now - options.offlineAfterMs).changes,
-      expiredCommands: expireCommands(db, now),
-      expiredSessions: deleteExpiredSessions(db, now),
+      rolledUp,
+      deleted,
+      retention,
+      markedOffline,
+      expiredCommands,
+      expiredSessions,
       content: collectContent(now),
     };
     const { hourly, events, audit } = result.retention;
@@ -308,18 +319,20 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   }
 
   let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  /** A timer's run is under way (runs never overlap: a tick that finds one skips). */
+  /** Counts the `stop` calls: a run started before one ends at its next step, even if `start` came since. */
+  let stops = 0;
+  /** A timer's run is under way (the timer's runs never overlap: a tick that finds one skips). */
   let running = false;
 
   /** A run that lets the event loop in between its slices; null when `stop` ended it between two of them. */
   async function runYielding(now = Date.now()): Promise<MaintenanceResult | null> {
+    const startedAfter = stops;
     const steps = run(now);
     for (;;) {
       const step = steps.next();
       if (step.done) return step.value;
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (stopped) return null;
+      if (stops !== startedAfter) return null;
     }
   }
 
@@ -333,7 +346,6 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     /** Applies the roll-up, event and audit retentions now, whatever the hourly schedule. */
     applyLongRetention: (now = Date.now()) => drain(applyLongRetention(now, true)),
     start(): void {
-      stopped = false;
       timer = setInterval(() => {
         if (running) return;
         running = true;
@@ -347,7 +359,7 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
     },
     /** Stops the timer; a run under way ends at its next slice boundary (before the caller closes the database). */
     stop(): void {
-      stopped = true;
+      stops++;
       if (timer) clearInterval(timer);
       timer = null;
     },
