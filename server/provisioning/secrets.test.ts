@@ -14,4 +14,11 @@ describe('secrets', () => {
     expect(hashToken(token)).toMatch(/^[0-9a-f]{64}$/);
     expect(newToken()).not.toBe(token);
   });
+
+  it('makes no token a command line would read as an option (a leading dash)', () => {
+    // base64url starts with '-' once in 64: 5 000 tokens without one are certain to fail on the old code.
+    const tokens = Array.from({ length: 5000 }, newToken);
+    expect(tokens.filter((t) => t.startsWith('-'))).toEqual([]);
+    expect(new Set(tokens).size).toBe(tokens.length);
+  });
 });

@@ -9,8 +9,15 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 export const PAIRING_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 export const PAIRING_CODE_LENGTH = 6;
 
+/**
+ * 192 random bits in base64url, never starting with `-`: a technician passes the token on a command line
+ * (`kiosk-provision enroll --token …`), where a leading dash reads as an option (1 token in 64 did).
+ */
 export function newToken(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const token = randomBytes(24).toString('base64url');
+    if (!token.startsWith('-')) return token;
+  }
 }
 
 export function hashToken(token: string): string {
