@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { insertCommand } from '../commands/commands-repo.js';
 import { type Database, openDatabase } from '../db/open-database.js';
 import { registerDevice } from '../registry/devices-repo.js';
-import { createMaintenance, ROLLUP_GRACE_MS } from './maintenance.js';
+import { createMaintenance, ROLLUP_GRACE_MS, ROLLUP_HOURS_PER_RUN } from './maintenance.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -117,6 +117,19 @@ describe('maintenance', () => {
     expect(m.runOnce(hour + HOUR + ROLLUP_GRACE_MS - 1).rolledUp).toBe(0);
     expect(m.runOnce(hour + HOUR + ROLLUP_GRACE_MS).rolledUp).toBe(1);
     expect(db.prepare('SELECT hour, samples, cpu_avg AS cpu FROM health_hourly').all()).toEqual([{ hour, samples: 2, cpu: 20 }]);
+  });
+
+  it('catches a backlog of hours up over several runs, ROLLUP_HOURS_PER_RUN at a time', () => {
+    db = openDatabase(':memory:');
+    const first = Date.UTC(2026, 10, 20);
+    const backlog = ROLLUP_HOURS_PER_RUN + 6;
+    for (let h = 0; h < backlog; h++) insertHealth('k1', h + 1, first + h * HOUR + 60_000, h);
+    const m = createMaintenance(db, OPTIONS, pino({ level: 'silent' }));
+    const now = first + backlog * HOUR + ROLLUP_GRACE_MS;
+    expect(m.runOnce(now).rolledUp).toBe(ROLLUP_HOURS_PER_RUN);
+    expect(m.runOnce(now).rolledUp).toBe(6);
+    expect(m.runOnce(now).rolledUp).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM health_hourly').pluck().get()).toBe(backlog);
   });
 
   it('rolls up an hour in slices to exactly what one pass over it gives', () => {

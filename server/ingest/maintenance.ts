@@ -23,10 +23,13 @@ const HOUR = 3_600_000;
  * written when its batch commits, later under a WAL restart or a backlog, and a done hour is never read again.
  */
 export const ROLLUP_GRACE_MS = 5 * 60_000;
-/** Rows of one roll-up slice or one delete chunk: about 5–30 ms of the event loop each (docs/performance.md). */
+/**
+ * Rows of one roll-up slice or one delete chunk. `npm run bench:maintenance` held the event loop 24–32 ms at most a
+ * step, with read slices of 10 000 rows (its rows share a millisecond per minute) and delete chunks of 2 000.
+ */
 export const MAINTENANCE_STEP_ROWS = 2_000;
 /** Hours one run rolls up at most: a backlog (a restored database, a long outage) catches up over several runs. */
-const ROLLUP_HOURS_PER_RUN = 24;
+export const ROLLUP_HOURS_PER_RUN = 24;
 /** Rows one run deletes from one table at most (16 666 a second at the default interval); the rest waits a run. */
 const MAX_DELETE_ROWS = 1_000_000;
 
@@ -169,7 +172,7 @@ export function createMaintenance(db: Database, options: MaintenanceOptions, log
   const deviceIds = db.prepare('SELECT id FROM devices').pluck();
   // Roll-ups: by device, along the primary key (device_id, hour), so no whole-table scan.
   const deleteHourly = db.prepare('DELETE FROM health_hourly WHERE device_id = ? AND hour < ?');
-  // Events: ids grow with receipt, so the oldest chunk by id is where old rows are; at most DELETE_CHUNK looked at.
+  // Events: ids grow with receipt, so the oldest chunk by id is where old rows are; at most `stepRows` looked at.
   const deleteEvents = db.prepare(
     `DELETE FROM device_events WHERE id IN
        (SELECT id FROM (SELECT id, received_ts FROM device_events ORDER BY id LIMIT ${stepRows}) WHERE received_ts < ?)`,
